@@ -1,0 +1,1 @@
+// placeholder for modules without sources yet

@@ -1,0 +1,120 @@
+// fastMRI multi-coil HDF5 files, read and written exactly as the real dataset lays them out
+// (fastmri/data/README.md, mri_data.py):
+//
+//   kspace              complex64 [slice coil read phase]  (HDF5 compound {r: f4, i: f4},
+//                       as h5py writes numpy complex64); undersampled in test/challenge files
+//   reconstruction_rss  float32 [slice y x] (ground truth, train/val only)
+//   mask                float32 [phase] (test/challenge only)  -- h5py may also store bool
+//   ismrmrd_header      bytes: ISMRMRD XML
+//   attrs               acquisition (str), max (f8), norm (f8), patient_id (str),
+//                       acceleration (i8), num_low_frequency (i8) on test files
+//
+// Reconstruction files (submissions, recon outputs): `reconstruction` float32 [slice y x].
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "reconbench/core/array.hpp"
+
+namespace rb {
+
+// The subset of the ISMRMRD header that fastMRI and reconbench use.
+struct IsmrmrdInfo {
+  // encodedSpace / reconSpace matrix sizes (x = readout, y = phase, z) and FOV in mm.
+  int64_t enc_x = 0, enc_y = 0, enc_z = 1;
+  int64_t recon_x = 0, recon_y = 0, recon_z = 1;
+  double enc_fov_x = 0, enc_fov_y = 0, enc_fov_z = 0;
+  double recon_fov_x = 0, recon_fov_y = 0, recon_fov_z = 0;
+  // encodingLimits.kspace_encoding_step_1
+  int64_t pe_min = 0, pe_max = 0, pe_center = 0;
+  std::string vendor, model;
+  double field_strength_t = 0;
+  int64_t receiver_channels = 0;
+  double tr_ms = 0, te_ms = 0, ti_ms = 0, flip_angle_deg = 0;
+  std::string protocol_name;
+
+  // fastMRI (mri_data.py): padding_left = enc_y // 2 - center; padding_right =
+  // padding_left + maximum + 1. Acquired phase columns are [padding_left, padding_right).
+  int64_t padding_left() const { return enc_y / 2 - pe_center; }
+  int64_t padding_right() const { return padding_left() + pe_max + 1; }
+};
+
+// Parse / write ISMRMRD XML with libismrmrd (throws UserError naming `what` on bad XML).
+IsmrmrdInfo parse_ismrmrd_header(const std::string& xml, const std::string& what = "header");
+std::string make_ismrmrd_header(const IsmrmrdInfo& info);
+
+// Everything in one fastMRI file. Optional members are absent from the file when empty.
+struct FastMriVolume {
+  Array<cfloat> kspace;                      // [slice coil read phase]
+  std::optional<Array<float>> target;        // reconstruction_rss [slice y x]
+  std::optional<std::vector<float>> mask;    // [phase]
+  std::string header_xml;                    // ismrmrd_header
+  std::string acquisition;                   // attrs["acquisition"]
+  std::optional<double> max, norm;           // attrs
+  std::string patient_id;                    // attrs (empty -> not written)
+  std::optional<int64_t> acceleration, num_low_frequency;
+};
+
+// Read-only handle on a fastMRI file with slice-wise access; validates layout on open and
+// throws UserError naming the file and the problem (missing dataset, wrong dtype/rank,
+// truncated/corrupt file, absurd shape, mask length mismatch).
+class FastMriFile {
+ public:
+  explicit FastMriFile(const std::filesystem::path& path);
+  ~FastMriFile();
+  FastMriFile(FastMriFile&&) noexcept;
+  FastMriFile& operator=(FastMriFile&&) noexcept;
+
+  const std::filesystem::path& path() const;
+  int64_t num_slices() const;
+  int64_t num_coils() const;
+  int64_t readout() const;  // H
+  int64_t phase() const;    // W
+  Shape kspace_shape() const;
+
+  bool has_target() const;
+  Shape target_shape() const;  // empty if none
+  bool has_mask() const;
+
+  Array<cfloat> read_kspace() const;                 // [slice coil read phase]
+  Array<cfloat> read_kspace_slice(int64_t s) const;  // [coil read phase]
+  Array<float> read_target() const;                  // [slice y x]; UserError if absent
+  Array<float> read_target_slice(int64_t s) const;   // [y x]
+  std::vector<float> read_mask() const;              // [phase]; UserError if absent
+
+  const std::string& header_xml() const;
+  const IsmrmrdInfo& header() const;  // parsed; UserError if the file has no header
+  bool has_header() const;
+  std::string acquisition() const;  // "" if absent
+  std::optional<double> attr_max() const;
+  std::optional<double> attr_norm() const;
+  std::string patient_id() const;
+  std::optional<int64_t> acceleration() const;
+  std::optional<int64_t> num_low_frequency() const;
+
+  FastMriVolume read_all() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Write atomically (temporary name + rename). Validates shapes (mask length == phase, target
+// rank 3 with the same slice count) and throws UserError on inconsistency.
+void write_fastmri(const std::filesystem::path& path, const FastMriVolume& vol);
+
+// Reconstruction files: `reconstruction` float32 [slice y x] (+ optional attrs copied from
+// the input: acquisition, and any string attrs given).
+void write_reconstruction(const std::filesystem::path& path, const Array<float>& recon,
+                          const std::string& acquisition = "");
+Array<float> read_reconstruction(const std::filesystem::path& path,
+                                 const std::string& key = "reconstruction");
+
+// True if `path` starts with the HDF5 signature.
+bool is_hdf5(const std::filesystem::path& path);
+
+}  // namespace rb
