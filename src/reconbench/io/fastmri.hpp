@@ -82,6 +82,7 @@ class FastMriFile {
 
   Array<cfloat> read_kspace() const;                 // [slice coil read phase]
   Array<cfloat> read_kspace_slice(int64_t s) const;  // [coil read phase]
+  // Targets are checked with check_finite (UserError naming the file on NaN/Inf).
   Array<float> read_target() const;                  // [slice y x]; UserError if absent
   Array<float> read_target_slice(int64_t s) const;   // [y x]
   std::vector<float> read_mask() const;              // [phase]; UserError if absent
@@ -111,10 +112,20 @@ void write_fastmri(const std::filesystem::path& path, const FastMriVolume& vol);
 // the input: acquisition, and any string attrs given).
 void write_reconstruction(const std::filesystem::path& path, const Array<float>& recon,
                           const std::string& acquisition = "");
+// Reads `key` float32 (or float64, converted) [slice y x]; UserError naming the file if it is
+// missing, has the wrong dtype/rank, or holds NaN/Inf (check_finite).
 Array<float> read_reconstruction(const std::filesystem::path& path,
                                  const std::string& key = "reconstruction");
 
-// True if `path` starts with the HDF5 signature.
+// True if `path` starts with the HDF5 signature (also at the user-block offsets 512, 1024,
+// 2048, ... that HDF5 itself searches).
 bool is_hdf5(const std::filesystem::path& path);
+
+// UserError "<what>: N non-finite values (first at flat index i: nan)" unless every value is
+// finite. Evaluation must refuse NaN/Inf reconstructions and targets rather than average them.
+void check_finite(ArrayView<const float> a, const std::string& what);
+inline void check_finite(const Array<float>& a, const std::string& what) {
+  check_finite(a.view(), what);
+}
 
 }  // namespace rb
