@@ -68,7 +68,8 @@ struct EvalOptions {
   ForegroundMaskOptions mask;
   BootstrapOptions bootstrap;
   bool progress = true;                    // rb::Progress over files
-  // Called per evaluated volume (in file order) with its cropped data, e.g. for figures.
+  // Called once per evaluated volume with its cropped data, e.g. for figures; may run
+  // concurrently on worker threads (one call per file).
   std::function<void(const std::string& file, ArrayView<const float> target,
                      ArrayView<const float> prediction, const VolumeMetrics&)>
       on_volume;
