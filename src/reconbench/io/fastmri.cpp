@@ -79,17 +79,22 @@ bool attr_exists(hid_t obj, const char* name) {
 }
 
 herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
-  auto* out = static_cast<std::string*>(data);
-  *out += (out->empty() ? "" : ", ") + std::string(name);
+  static_cast<std::vector<std::string>*>(data)->push_back(name);
   return 0;
 }
 
-std::string root_names(hid_t file) {
-  std::string names;
+std::vector<std::string> root_name_list(hid_t file) {
+  std::vector<std::string> names;
   hsize_t idx = 0;
-  H5Literate(file, H5_INDEX_NAME, H5_ITER_NATIVE, &idx, collect_name, &names);
+  H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, &names);
   H5Eclear2(H5E_DEFAULT);
-  return names.empty() ? "none" : names;
+  return names;
+}
+
+std::string root_names(hid_t file) {
+  std::string s;
+  for (const auto& n : root_name_list(file)) s += (s.empty() ? "" : ", ") + n;
+  return s.empty() ? "none" : s;
 }
 
 Shape space_shape(hid_t space) {
@@ -669,6 +674,12 @@ Array<float> read_reconstruction(const fs::path& path, const std::string& key) {
   }
   check_finite(out, path.string() + ": '" + key + "'");
   return out;
+}
+
+std::vector<std::string> list_datasets(const fs::path& path) {
+  auto guard = h5::lock();
+  h5::Id f = open_file_readonly(path);
+  return root_name_list(f);
 }
 
 bool is_hdf5(const fs::path& path) {

@@ -121,6 +121,9 @@ Array<float> read_reconstruction(const std::filesystem::path& path,
 // 2048, ... that HDF5 itself searches).
 bool is_hdf5(const std::filesystem::path& path);
 
+// Names of the objects in the file's root group, sorted (UserError if not a readable HDF5).
+std::vector<std::string> list_datasets(const std::filesystem::path& path);
+
 // UserError "<what>: N non-finite values (first at flat index i: nan)" unless every value is
 // finite. Evaluation must refuse NaN/Inf reconstructions and targets rather than average them.
 void check_finite(ArrayView<const float> a, const std::string& what);
