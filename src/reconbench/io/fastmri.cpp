@@ -66,9 +66,11 @@ std::string dtype_str(hid_t t) {
   }
 }
 
-bool link_exists(hid_t loc, const char* name) {
+// True if the root group has a link `name`; UserError if the group itself is unreadable.
+bool link_exists(hid_t loc, const char* name, const fs::path& path) {
   htri_t r = H5Lexists(loc, name, H5P_DEFAULT);
-  H5Eclear2(H5E_DEFAULT);
+  RB_CHECK(r >= 0, with_h5(cat(path.string(), ": cannot read the root group looking for '",
+                               name, "' (corrupt file?)")));
   return r > 0;
 }
 
@@ -83,17 +85,21 @@ herr_t collect_name(hid_t, const char* name, const H5L_info_t*, void* data) {
   return 0;
 }
 
-std::vector<std::string> root_name_list(hid_t file) {
+// Names in the root group; nullopt if the group cannot be iterated (corrupt file).
+std::optional<std::vector<std::string>> root_name_list(hid_t file) {
   std::vector<std::string> names;
   hsize_t idx = 0;
-  H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, &names);
-  H5Eclear2(H5E_DEFAULT);
+  herr_t r = H5Literate(file, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, &names);
+  if (r < 0) return std::nullopt;
   return names;
 }
 
 std::string root_names(hid_t file) {
+  auto names = root_name_list(file);
+  H5Eclear2(H5E_DEFAULT);
+  if (!names) return "unreadable root group";
   std::string s;
-  for (const auto& n : root_name_list(file)) s += (s.empty() ? "" : ", ") + n;
+  for (const auto& n : *names) s += (s.empty() ? "" : ", ") + n;
   return s.empty() ? "none" : s;
 }
 
@@ -360,7 +366,7 @@ FastMriFile::FastMriFile(const fs::path& path) : impl_(std::make_unique<Impl>())
   auto guard = h5::lock();
   const std::string p = path.string();
 
-  RB_CHECK(link_exists(m.file, "kspace"), p, ": no 'kspace' dataset (found: ",
+  RB_CHECK(link_exists(m.file, "kspace", path), p, ": no 'kspace' dataset (found: ",
            root_names(m.file), "); not a fastMRI k-space file");
   {
     DatasetInfo d = open_dataset(m.file, path, "kspace");
@@ -375,7 +381,7 @@ FastMriFile::FastMriFile(const fs::path& path) : impl_(std::make_unique<Impl>())
     m.kspace = std::move(d.ds);
   }
 
-  if (link_exists(m.file, "reconstruction_rss")) {
+  if (link_exists(m.file, "reconstruction_rss", path)) {
     DatasetInfo d = open_dataset(m.file, path, "reconstruction_rss");
     check_float_class(path, "reconstruction_rss", d.type);
     RB_CHECK(d.shape.size() == 3, p, ": 'reconstruction_rss' has rank ", d.shape.size(),
@@ -387,7 +393,7 @@ FastMriFile::FastMriFile(const fs::path& path) : impl_(std::make_unique<Impl>())
     m.tshape = d.shape;
   }
 
-  if (link_exists(m.file, "mask")) {
+  if (link_exists(m.file, "mask", path)) {
     DatasetInfo d = open_dataset(m.file, path, "mask");
     int64_t n = shape_numel(d.shape);
     int64_t non_unit = 0;
@@ -400,7 +406,7 @@ FastMriFile::FastMriFile(const fs::path& path) : impl_(std::make_unique<Impl>())
     m.has_mask = true;
   }
 
-  if (link_exists(m.file, "ismrmrd_header")) {
+  if (link_exists(m.file, "ismrmrd_header", path)) {
     DatasetInfo d = open_dataset(m.file, path, "ismrmrd_header");
     h5::Id space(H5Dget_space(d.ds));
     m.header_xml = read_string_value(d.ds, d.type, space, false, path, "ismrmrd_header");
@@ -662,7 +668,7 @@ Array<float> read_reconstruction(const fs::path& path, const std::string& key) {
   {
     auto guard = h5::lock();  // before `f`, so that `f` is closed under the lock
     h5::Id f = open_file_readonly(path);
-    RB_CHECK(link_exists(f, key.c_str()), path.string(), ": no '", key, "' dataset (found: ",
+    RB_CHECK(link_exists(f, key.c_str(), path), path.string(), ": no '", key, "' dataset (found: ",
              root_names(f), ")");
     DatasetInfo d = open_dataset(f, path, key);
     check_float_class(path, key, d.type);
@@ -679,7 +685,9 @@ Array<float> read_reconstruction(const fs::path& path, const std::string& key) {
 std::vector<std::string> list_datasets(const fs::path& path) {
   auto guard = h5::lock();
   h5::Id f = open_file_readonly(path);
-  return root_name_list(f);
+  auto names = root_name_list(f);
+  RB_CHECK(names, with_h5(cat(path.string(), ": cannot list the root group (corrupt file?)")));
+  return *names;
 }
 
 bool is_hdf5(const fs::path& path) {

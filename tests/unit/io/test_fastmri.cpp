@@ -451,6 +451,23 @@ TEST(FastMri, MalformedLayouts) {
   }
 }
 
+TEST(FastMri, ListDatasetsAndGroupsNamedLikeDatasets) {
+  fs::path p = temp_dir() / "names.h5";
+  write_fastmri(p, sample_volume(1, 1, 4, 4));
+  EXPECT_EQ(list_datasets(p),
+            (std::vector<std::string>{"ismrmrd_header", "kspace", "mask", "reconstruction_rss"}));
+  fs::path g = temp_dir() / "group.h5";
+  {
+    RawFile r(g);
+    h5::Id grp(H5Gcreate2(r.f, "kspace", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+    ASSERT_TRUE(grp.valid());
+  }
+  expect_user_error([&] { FastMriFile f(g); }, g, "'kspace' is not a readable dataset");
+  fs::path txt = temp_dir() / "names.txt";
+  write_file_atomic(txt, "x");
+  expect_user_error([&] { list_datasets(txt); }, txt, "not an HDF5 file");
+}
+
 TEST(FastMri, WriteValidatesShapes) {
   fs::path p = temp_dir() / "invalid_write.h5";
   FastMriVolume v = sample_volume();
