@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <mutex>
 
 #include "reconbench/core/fs.hpp"
 #include "reconbench/io/hdf5.hpp"
@@ -346,7 +347,8 @@ struct FastMriFile::Impl {
   bool has_mask = false;
   bool has_header = false;
   std::string header_xml;
-  mutable std::optional<IsmrmrdInfo> header;
+  mutable std::optional<IsmrmrdInfo> header;  // parsed on first use, under header_mutex
+  mutable std::mutex header_mutex;
   std::string acquisition, patient_id;
   std::optional<double> max, norm;
   std::optional<int64_t> acceleration, num_low_frequency;
@@ -447,6 +449,7 @@ std::optional<int64_t> FastMriFile::num_low_frequency() const {
 
 const IsmrmrdInfo& FastMriFile::header() const {
   RB_CHECK(impl_->has_header, impl_->path.string(), ": no 'ismrmrd_header' dataset");
+  std::lock_guard lock(impl_->header_mutex);
   if (!impl_->header)
     impl_->header = parse_ismrmrd_header(impl_->header_xml,
                                          impl_->path.string() + ": 'ismrmrd_header'");

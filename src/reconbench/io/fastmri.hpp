@@ -62,6 +62,11 @@ struct FastMriVolume {
 // Read-only handle on a fastMRI file with slice-wise access; validates layout on open and
 // throws UserError naming the file and the problem (missing dataset, wrong dtype/rank,
 // truncated/corrupt file, absurd shape, mask length mismatch).
+//
+// Thread-safety: every member may be called concurrently (e.g. read_kspace_slice from
+// parallel_for workers). Debian's libhdf5 is not thread-safe, so all HDF5 calls in reconbench
+// hold one process-wide lock (io/hdf5.hpp, rb::h5::lock()): reads are serialised, the work
+// on the data read is not. The file stays open (one descriptor) for the handle's lifetime.
 class FastMriFile {
  public:
   explicit FastMriFile(const std::filesystem::path& path);
