@@ -22,6 +22,7 @@ struct SliceInput {
   double acceleration = 0;
   const IsmrmrdInfo* header = nullptr;  // may be null
   int64_t crop_h = 320, crop_w = 320;   // output size (fastMRI crop incl. FLAIR-203 rule)
+  int64_t slice_index = 0;              // index in the volume (seeds per-slice randomness)
 };
 
 class ReconMethod {
@@ -51,5 +52,12 @@ std::unique_ptr<ReconMethod> make_recon_method(const std::string& name,
                                                const ReconMethodConfig& cfg);
 std::vector<std::pair<std::string, std::string>> recon_method_names();  // (name, help)
 void register_classical_methods();  // defined in recon/
+
+// fastMRI's output crop for an image [.. H W]: the header's reconSpace (x, y) matrix (320 x 320
+// for brain; 320 x 320 without a header), with the FLAIR-203 rule: if W < crop width the
+// crop is (W, W) (fastMRI pl_modules/varnet_module.py); never larger than (H, W).
+std::pair<int64_t, int64_t> fastmri_crop_size(const IsmrmrdInfo* header, int64_t h, int64_t w);
+// Centre crop of a magnitude image [H W] to (crop_h, crop_w) applying the same rules.
+Array<float> crop_for_output(ArrayView<const float> image, int64_t crop_h, int64_t crop_w);
 
 }  // namespace rb

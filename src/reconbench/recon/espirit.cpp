@@ -1,0 +1,357 @@
+#include "reconbench/recon/espirit.hpp"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "reconbench/core/parallel.hpp"
+#include "reconbench/recon/threads.hpp"
+
+namespace rb::recon {
+
+CalibRegion find_calibration_region(ArrayView<const cfloat> kspace, int64_t max_size) {
+  RB_ASSERT(kspace.ndim() == 3, "kspace [coil read phase]");
+  const int64_t nc = kspace.dim(0), H = kspace.dim(1), W = kspace.dim(2), np = H * W;
+  std::vector<uint8_t> pat(static_cast<size_t>(np), 0);
+  for (int64_t c = 0; c < nc; ++c)
+    for (int64_t p = 0; p < np; ++p)
+      if (kspace[c * np + p] != cfloat(0)) pat[p] = 1;
+  const int64_t n[2] = {H, W};
+  int64_t size[2] = {1, 1}, pos[2] = {(H - 1) / 2, (W - 1) / 2};
+  auto full = [&] {
+    for (int64_t i = pos[0]; i < pos[0] + size[0]; ++i)
+      for (int64_t j = pos[1]; j < pos[1] + size[1]; ++j)
+        if (!pat[i * W + j]) return false;
+    return true;
+  };
+  if (!full()) return {pos[0], 0, pos[1], 0};
+  bool stop[2] = {false, false};
+  int dim = 0;
+  while (!(stop[0] && stop[1])) {
+    if (!stop[dim]) {
+      if (size[dim] >= n[dim] || size[dim] >= max_size) {
+        stop[dim] = true;
+      } else {
+        ++size[dim];
+        pos[dim] = (n[dim] - size[dim]) / 2;
+        if (!full()) {
+          --size[dim];
+          pos[dim] = (n[dim] - size[dim]) / 2;
+          stop[dim] = true;
+        }
+      }
+    }
+    dim = 1 - dim;
+  }
+  return {pos[0], size[0], pos[1], size[1]};
+}
+
+namespace {
+
+// Per-pixel state for the eigen iteration (structure of arrays, float).
+struct PixelEig {
+  int64_t nc;
+  std::vector<float> gr, gi;  // full G, column-major: G(i, j) at [j * nc + i]
+  std::vector<float> wr, wi;  // G v
+  explicit PixelEig(int64_t n)
+      : nc(n), gr(n * n), gi(n * n), wr(n), wi(n) {}
+
+  // w = G v
+  void matvec(const float* vr, const float* vi) {
+    std::fill(wr.begin(), wr.end(), 0.f);
+    std::fill(wi.begin(), wi.end(), 0.f);
+    for (int64_t j = 0; j < nc; ++j) {
+      const float xr = vr[j], xi = vi[j];
+      const float* cr = gr.data() + j * nc;
+      const float* ci = gi.data() + j * nc;
+      for (int64_t i = 0; i < nc; ++i) {
+        wr[i] += cr[i] * xr - ci[i] * xi;
+        wi[i] += cr[i] * xi + ci[i] * xr;
+      }
+    }
+  }
+};
+
+// Power iteration on G restricted to the complement of `defl` (previous eigenvectors).
+// v (in/out) unit vector; returns the Rayleigh quotient estimate.
+float power_iterate(PixelEig& pe, float* vr, float* vi, const std::vector<const float*>& dr,
+                    const std::vector<const float*>& di, int max_iter, float tol) {
+  const int64_t nc = pe.nc;
+  float lambda = 0;
+  for (int it = 0; it < max_iter; ++it) {
+    pe.matvec(vr, vi);
+    // lambda = v^H G v
+    double rq = 0;
+    for (int64_t i = 0; i < nc; ++i) rq += double(vr[i]) * pe.wr[i] + double(vi[i]) * pe.wi[i];
+    lambda = static_cast<float>(rq);
+    // w -= q (q^H w) for each deflation vector q
+    for (size_t q = 0; q < dr.size(); ++q) {
+      double pr = 0, pim = 0;
+      for (int64_t i = 0; i < nc; ++i) {
+        pr += double(dr[q][i]) * pe.wr[i] + double(di[q][i]) * pe.wi[i];
+        pim += double(dr[q][i]) * pe.wi[i] - double(di[q][i]) * pe.wr[i];
+      }
+      for (int64_t i = 0; i < nc; ++i) {
+        pe.wr[i] -= static_cast<float>(dr[q][i] * pr - di[q][i] * pim);
+        pe.wi[i] -= static_cast<float>(dr[q][i] * pim + di[q][i] * pr);
+      }
+    }
+    double nn = 0;
+    for (int64_t i = 0; i < nc; ++i) nn += double(pe.wr[i]) * pe.wr[i] + double(pe.wi[i]) * pe.wi[i];
+    if (!(nn > 0)) return lambda;
+    const float inv = static_cast<float>(1 / std::sqrt(nn));
+    double delta = 0;
+    for (int64_t i = 0; i < nc; ++i) {
+      const float nr = pe.wr[i] * inv, ni = pe.wi[i] * inv;
+      delta += double(nr - vr[i]) * (nr - vr[i]) + double(ni - vi[i]) * (ni - vi[i]);
+      vr[i] = nr;
+      vi[i] = ni;
+    }
+    if (delta < tol) {
+      // one more Rayleigh quotient with the converged vector
+      pe.matvec(vr, vi);
+      rq = 0;
+      for (int64_t i = 0; i < nc; ++i) rq += double(vr[i]) * pe.wr[i] + double(vi[i]) * pe.wi[i];
+      return static_cast<float>(rq);
+    }
+  }
+  return lambda;
+}
+
+float crop_weight(float lambda, const EspiritOptions& opt) {
+  if (opt.crop <= 0) return 1.f;
+  if (!opt.soft_crop) return lambda <= opt.crop ? 0.f : 1.f;
+  // BART crop_weight_function: scurve((sqrt(val) - c) / (1 - c))
+  const float x = (std::sqrt(std::max(lambda, 0.f)) - opt.crop) / (1 - opt.crop);
+  if (x <= -1) return 0.f;
+  if (x >= 1) return 1.f;
+  return 0.5f * (1 + 2 * x / (1 + x * x));
+}
+
+}  // namespace
+
+EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
+  RB_ASSERT(kspace.ndim() == 3, "kspace [coil read phase]");
+  const int64_t nc = kspace.dim(0), H = kspace.dim(1), W = kspace.dim(2), np = H * W;
+  const int64_t k = opt.kernel;
+  RB_CHECK(k >= 1, "espirit: kernel size must be >= 1 (got ", k, ")");
+  RB_CHECK(opt.maps >= 1 && opt.maps <= nc, "espirit: maps must be in [1, coils=", nc,
+           "] (got ", opt.maps, ")");
+  RB_CHECK(opt.threshold >= 0 && opt.threshold < 1, "espirit: threshold must be in [0, 1)");
+  RB_CHECK(opt.crop >= 0 && opt.crop < 1, "espirit: crop must be in [0, 1)");
+
+  EspiritMaps out;
+  out.calib = find_calibration_region(kspace, opt.calib_max);
+  const CalibRegion& cr = out.calib;
+  RB_CHECK(cr.h >= k && cr.w >= k, "espirit: fully sampled calibration region ", cr.h, "x",
+           cr.w, " is smaller than the kernel ", k, "x", k,
+           " (needs a fully sampled k-space centre)");
+
+  // ---- 2. calibration matrix and its singular vectors -------------------------------
+  const int64_t ny = cr.h - k + 1, nx = cr.w - k + 1, rows = ny * nx, cols = nc * k * k;
+  Eigen::MatrixXcd A(rows, cols);
+  for (int64_t a = 0; a < ny; ++a)
+    for (int64_t b = 0; b < nx; ++b)
+      for (int64_t c = 0; c < nc; ++c)
+        for (int64_t i = 0; i < k; ++i)
+          for (int64_t j = 0; j < k; ++j)
+            A(a * nx + b, (c * k + i) * k + j) =
+                cdouble(kspace[c * np + (cr.y0 + a + i) * W + cr.x0 + b + j]);
+  std::vector<double> sv;         // singular values, descending
+  Eigen::MatrixXcd V;             // right singular vectors (columns), descending
+  if (rows < cols) {
+    Eigen::MatrixXcd g = A * A.adjoint();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(g);
+    const int64_t r = rows;
+    sv.resize(r);
+    V.resize(cols, r);
+    for (int64_t t = 0; t < r; ++t) {
+      const double mu = es.eigenvalues()(r - 1 - t);
+      sv[t] = mu > 0 ? std::sqrt(mu) : 0.0;
+    }
+    // v_t = A^H u_t / sigma_t (only needed for kept ones; computed lazily below)
+    out.kernels_total = cols;
+    RB_CHECK(sv[0] > 0, "espirit: no signal in the calibration region");
+    int64_t kept = 0;
+    for (int64_t t = 0; t < r; ++t)
+      if (sv[t] / sv[0] > std::sqrt(double(opt.threshold))) ++kept;
+    V = A.adjoint() * es.eigenvectors().rightCols(kept).rowwise().reverse();
+    for (int64_t t = 0; t < kept; ++t) V.col(t) /= sv[t];
+    out.kernels_kept = kept;
+  } else {
+    Eigen::MatrixXcd g = A.adjoint() * A;
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(g);
+    sv.resize(cols);
+    for (int64_t t = 0; t < cols; ++t) {
+      const double mu = es.eigenvalues()(cols - 1 - t);
+      sv[t] = mu > 0 ? std::sqrt(mu) : 0.0;
+    }
+    RB_CHECK(sv[0] > 0, "espirit: no signal in the calibration region");
+    int64_t kept = 0;
+    for (int64_t t = 0; t < cols; ++t)
+      if (sv[t] / sv[0] > std::sqrt(double(opt.threshold))) ++kept;
+    V = es.eigenvectors().rightCols(kept).rowwise().reverse();
+    out.kernels_total = cols;
+    out.kernels_kept = kept;
+  }
+  const int64_t K = out.kernels_kept;
+  // Rows of A are the windows transposed, A = U Sigma V^H, so the windows themselves lie in
+  // span{conj(v_t)}: the signal-subspace kernels are conj(V).
+  V = V.conjugate().eval();
+
+  // First principal component of the calibration data (phase reference).
+  std::vector<cdouble> pc(static_cast<size_t>(nc), 0);
+  {
+    Eigen::MatrixXcd cov = Eigen::MatrixXcd::Zero(nc, nc);
+    Eigen::VectorXcd s(nc);
+    for (int64_t i = 0; i < cr.h; ++i)
+      for (int64_t j = 0; j < cr.w; ++j) {
+        for (int64_t c = 0; c < nc; ++c)
+          s(c) = cdouble(kspace[c * np + (cr.y0 + i) * W + cr.x0 + j]);
+        cov.noalias() += s * s.adjoint();
+      }
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(cov);
+    for (int64_t c = 0; c < nc; ++c) pc[c] = es.eigenvectors()(c, nc - 1);
+  }
+
+  // ---- 3. coefficients C_d of G(r) (packed upper triangle c <= c') --------------------
+  const int64_t nd = 2 * k - 1, npk = nc * (nc + 1) / 2;
+  // C[(dy * nd + dx) * npk + l], dy/dx = d + k - 1
+  std::vector<cdouble> C(static_cast<size_t>(nd * nd * npk), 0);
+  {
+    std::vector<int64_t> lidx(static_cast<size_t>(nc * nc), -1);
+    for (int64_t c = 0, l = 0; c < nc; ++c)
+      for (int64_t c2 = c; c2 < nc; ++c2, ++l) lidx[c * nc + c2] = l;
+    for (int64_t t = 0; t < K; ++t)
+      for (int64_t o = 0; o < k * k; ++o)
+        for (int64_t o2 = 0; o2 < k * k; ++o2) {
+          const int64_t dy = o / k - o2 / k + k - 1, dx = o % k - o2 % k + k - 1;
+          cdouble* cd = C.data() + (dy * nd + dx) * npk;
+          for (int64_t c = 0; c < nc; ++c) {
+            const cdouble a = V(c * k * k + o, t);
+            for (int64_t c2 = c; c2 < nc; ++c2)
+              cd[lidx[c * nc + c2]] += a * std::conj(V(c2 * k * k + o2, t));
+          }
+        }
+    const double inv = 1.0 / double(k * k);
+    for (auto& v : C) v *= inv;
+  }
+  // Phase tables e^{+2 pi i d (y - N/2) / N} over readout (rows) and phase (columns).
+  auto table = [&](int64_t n) {
+    std::vector<cdouble> e(static_cast<size_t>(n * nd));
+    for (int64_t y = 0; y < n; ++y)
+      for (int64_t d = 0; d < nd; ++d)
+        e[y * nd + d] = std::polar(1.0, 2 * std::numbers::pi * double(d - (k - 1)) *
+                                            double(y - n / 2) / double(n));
+    return e;
+  };
+  const auto ey = table(H), ex = table(W);
+  std::vector<float> exr(ex.size()), exi(ex.size());
+  for (size_t i = 0; i < ex.size(); ++i) {
+    exr[i] = static_cast<float>(ex[i].real());
+    exi[i] = static_cast<float>(ex[i].imag());
+  }
+
+  // ---- 4. per-pixel eigenvectors --------------------------------------------------------
+  const int64_t M = opt.maps;
+  out.maps = Array<cfloat>({M, nc, H, W});
+  out.eigenvalues = Array<float>({M, H, W});
+  std::vector<float> pcr(nc), pci(nc);
+  for (int64_t c = 0; c < nc; ++c) {
+    pcr[c] = static_cast<float>(pc[c].real());
+    pci[c] = static_cast<float>(pc[c].imag());
+  }
+  // Cold start: map 0 from the principal component, others from unit vectors.
+  auto cold = [&](std::vector<float>& vr, std::vector<float>& vi, int64_t m) {
+    if (m == 0) {
+      vr = pcr;
+      vi = pci;
+    } else {
+      std::fill(vr.begin(), vr.end(), 0.f);
+      std::fill(vi.begin(), vi.end(), 0.f);
+      vr[m % nc] = 1;
+    }
+  };
+  const bool can_skip = opt.crop > 0;
+
+  parallel_for(
+      H,
+      [&](int64_t y) {
+        // T[dx][l] = sum_dy C[dy][dx][l] e_y(dy)
+        std::vector<float> tr(static_cast<size_t>(nd * npk)), ti(tr.size());
+        for (int64_t dx = 0; dx < nd; ++dx)
+          for (int64_t l = 0; l < npk; ++l) {
+            cdouble s = 0;
+            for (int64_t dy = 0; dy < nd; ++dy) s += C[(dy * nd + dx) * npk + l] * ey[y * nd + dy];
+            tr[dx * npk + l] = static_cast<float>(s.real());
+            ti[dx * npk + l] = static_cast<float>(s.imag());
+          }
+        PixelEig pe(nc);
+        std::vector<float> pr(npk), pim(npk);
+        std::vector<std::vector<float>> vr(M, std::vector<float>(nc)), vi = vr;
+        std::vector<bool> warm(M, false);
+        for (int64_t x = 0; x < W; ++x) {
+          // G(y, x) packed: sum_dx T[dx] e_x(dx)
+          std::fill(pr.begin(), pr.end(), 0.f);
+          std::fill(pim.begin(), pim.end(), 0.f);
+          for (int64_t dx = 0; dx < nd; ++dx) {
+            const float er = exr[x * nd + dx], ei = exi[x * nd + dx];
+            const float* a = tr.data() + dx * npk;
+            const float* b = ti.data() + dx * npk;
+            for (int64_t l = 0; l < npk; ++l) {
+              pr[l] += a[l] * er - b[l] * ei;
+              pim[l] += a[l] * ei + b[l] * er;
+            }
+          }
+          double frob2 = 0;
+          for (int64_t c = 0, l = 0; c < nc; ++c)
+            for (int64_t c2 = c; c2 < nc; ++c2, ++l) {
+              // G(c, c2) = P[l], G(c2, c) = conj(P[l])
+              pe.gr[c2 * nc + c] = pr[l];
+              pe.gi[c2 * nc + c] = pim[l];
+              pe.gr[c * nc + c2] = pr[l];
+              pe.gi[c * nc + c2] = -pim[l];
+              const double a2 = double(pr[l]) * pr[l] + double(pim[l]) * pim[l];
+              frob2 += c == c2 ? a2 : 2 * a2;
+            }
+          std::vector<const float*> dr, di;
+          double rest2 = frob2;  // upper bound of sum of remaining eigenvalues^2
+          for (int64_t m = 0; m < M; ++m) {
+            if (!(opt.warm_start && warm[m])) cold(vr[m], vi[m], m);
+            const bool below = can_skip && !opt.soft_crop && std::sqrt(std::max(rest2, 0.0)) <= opt.crop;
+            const int iters = below ? std::min(opt.max_iter, 3) : opt.max_iter;
+            const float lam = power_iterate(pe, vr[m].data(), vi[m].data(), dr, di, iters, opt.tol);
+            warm[m] = !below;
+            out.eigenvalues[(m * H + y) * W + x] = lam;
+            rest2 -= double(lam) * lam;
+            const float wgt = crop_weight(lam, opt);
+            // phase: <u, s> real positive
+            float sr = 1, si = 0;
+            if (opt.fix_phase) {
+              double ar = 0, ai = 0;
+              for (int64_t c = 0; c < nc; ++c) {
+                ar += double(pcr[c]) * vr[m][c] + double(pci[c]) * vi[m][c];
+                ai += double(pcr[c]) * vi[m][c] - double(pci[c]) * vr[m][c];
+              }
+              const double mag = std::hypot(ar, ai);
+              if (mag > 0) {
+                sr = static_cast<float>(ar / mag);
+                si = static_cast<float>(-ai / mag);
+              }
+            }
+            for (int64_t c = 0; c < nc; ++c) {
+              const float a = vr[m][c], b = vi[m][c];
+              out.maps[((m * nc + c) * H + y) * W + x] = {wgt * (a * sr - b * si),
+                                                           wgt * (a * si + b * sr)};
+            }
+            dr.push_back(vr[m].data());
+            di.push_back(vi[m].data());
+          }
+        }
+      },
+      recon_threads());
+  return out;
+}
+
+}  // namespace rb::recon

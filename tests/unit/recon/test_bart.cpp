@@ -1,0 +1,198 @@
+// Debian's `bart` (0.8) as the oracle: ESPIRiT maps against `bart ecalib`, SENSE and
+// L1-wavelet CS against `bart pics` with identical maps, data and lambda. bart is a
+// required dependency of the project (scripts/install-deps); a missing bart fails here.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+#include "phantom.hpp"
+#include "reconbench/io/cfl.hpp"
+#include "reconbench/recon/espirit.hpp"
+#include "reconbench/recon/pics.hpp"
+
+namespace rb::recon {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TmpDir {
+  fs::path p;
+  TmpDir() {
+    p = fs::temp_directory_path() / ("rb_recon_bart_" + std::to_string(::getpid()) + "_" +
+                                     std::to_string(reinterpret_cast<uintptr_t>(this)));
+    fs::create_directories(p);
+  }
+  ~TmpDir() { fs::remove_all(p); }
+};
+
+void bart(const std::string& args) {
+  const std::string cmd = "OMP_NUM_THREADS=1 bart " + args + " > /dev/null 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+}
+
+// [map coil y x] <-> BART [read phase 1 coil map] (column-major).
+CflArray maps_to_cfl(const Array<cfloat>& m) {
+  const int64_t nm = m.dim(0), nc = m.dim(1), h = m.dim(2), w = m.dim(3);
+  CflArray a;
+  a.dims = {h, w, 1, nc, nm};
+  a.data.resize(m.size());
+  for (int64_t q = 0; q < nm; ++q)
+    for (int64_t c = 0; c < nc; ++c)
+      for (int64_t i = 0; i < h; ++i)
+        for (int64_t j = 0; j < w; ++j) a.data[i + h * (j + w * (c + nc * q))] = m.at(q, c, i, j);
+  return a;
+}
+Array<cfloat> cfl_to_maps(const CflArray& a) {
+  auto d = a.dims;
+  d.resize(16, 1);
+  const int64_t h = d[0], w = d[1], nc = d[3], nm = d[4];
+  Array<cfloat> m({nm, nc, h, w});
+  for (int64_t q = 0; q < nm; ++q)
+    for (int64_t c = 0; c < nc; ++c)
+      for (int64_t i = 0; i < h; ++i)
+        for (int64_t j = 0; j < w; ++j) m.at(q, c, i, j) = a.data[i + h * (j + w * (c + nc * q))];
+  return m;
+}
+
+struct Data {
+  test::Phantom p;
+  std::vector<float> mask;
+  Array<cfloat> k;
+};
+Data make_data() {
+  Data d{test::make_phantom(8, 128, 96, 0.003f), test::equispaced_mask(96, 4, 16), {}};
+  d.k = test::apply_mask(d.p.kspace, d.mask);
+  return d;
+}
+
+TEST(BartOracle, EspiritMapsAgreeWithBartEcalib) {
+  auto d = make_data();
+  TmpDir t;
+  write_cfl(t.p / "k", kspace_slice_to_cfl(d.k.view()));
+  for (int maps : {1, 2}) {
+    bart("ecalib -m" + std::to_string(maps) + " " + (t.p / "k").string() + " " +
+         (t.p / "s").string() + " " + (t.p / "e").string());
+    auto sb = cfl_to_maps(read_cfl(t.p / "s"));
+    auto eb = read_cfl(t.p / "e");
+    EspiritOptions o;
+    o.maps = maps;
+    auto ours = espirit(d.k.view(), o);
+    ASSERT_EQ(sb.shape(), ours.maps.shape());
+    const int64_t nc = 8, np = 128 * 96;
+    for (int q = 0; q < maps; ++q) {
+      std::vector<double> agree, lam_ratio;
+      int64_t crop_mismatch = 0, inside = 0;
+      for (int64_t p = 0; p < np; ++p) {
+        const double lb = std::abs(eb.data[(p % 96) * 128 + p / 96 + q * np]);  // column-major
+        const double lo = ours.eigenvalues[q * np + p];
+        if ((lb > 0.8) != (lo > 0.8)) ++crop_mismatch;
+        if (lb <= 0.8 || lo <= 0.8) continue;
+        ++inside;
+        cdouble ip = 0;
+        double a = 0, b = 0;
+        for (int64_t c = 0; c < nc; ++c) {
+          const cdouble x = ours.maps[(q * nc + c) * np + p], y = sb[(q * nc + c) * np + p];
+          ip += std::conj(x) * y;
+          a += std::norm(x);
+          b += std::norm(y);
+        }
+        agree.push_back(std::abs(ip) / std::sqrt(a * b));
+        lam_ratio.push_back(lo / lb);
+      }
+      if (q == 0) {
+        ASSERT_GT(inside, np / 4);
+      }
+      if (agree.empty()) continue;  // second map fully cropped in both
+      std::sort(agree.begin(), agree.end());
+      std::sort(lam_ratio.begin(), lam_ratio.end());
+      std::printf("maps=%d map %d: inside %ld, median |<s,s_bart>| %.5f, 5%% %.5f, eig ratio "
+                  "median %.4f, crop mismatch %ld px\n",
+                  maps, q, static_cast<long>(inside), agree[agree.size() / 2],
+                  agree[agree.size() / 20], lam_ratio[lam_ratio.size() / 2],
+                  static_cast<long>(crop_mismatch));
+      EXPECT_GT(agree[agree.size() / 2], 0.99);
+      EXPECT_NEAR(lam_ratio[lam_ratio.size() / 2], 1.0, 0.02);
+      EXPECT_LT(crop_mismatch, np / 50);
+    }
+  }
+}
+
+double nrmse(const Array<float>& ref, const Array<float>& x) { return std::sqrt(test::nmse(ref, x)); }
+
+Array<float> bart_image(const fs::path& base) {
+  auto a = read_cfl(base);
+  auto d = a.dims;
+  d.resize(16, 1);
+  const int64_t h = d[0], w = d[1], nm = d[4];
+  Array<float> out({h, w});
+  for (int64_t i = 0; i < h; ++i)
+    for (int64_t j = 0; j < w; ++j) {
+      double s = 0;
+      for (int64_t m = 0; m < nm; ++m) s += std::norm(a.data[i + h * (j + w * (m))]);
+      out.at(i, j) = static_cast<float>(std::sqrt(s));
+    }
+  return out;
+}
+
+TEST(BartOracle, SenseAndCsAgreeWithBartPics) {
+  auto d = make_data();
+  EspiritOptions eo;
+  eo.maps = 1;
+  auto maps = espirit(d.k.view(), eo);
+  TmpDir t;
+  write_cfl(t.p / "k", kspace_slice_to_cfl(d.k.view()));
+  write_cfl(t.p / "s", maps_to_cfl(maps.maps));
+  const std::string k = (t.p / "k").string(), s = (t.p / "s").string();
+
+  // CG-SENSE, l2 0.01, 30 iterations.
+  bart("pics -S -l2 -r 0.01 -i 30 " + k + " " + s + " " + (t.p / "sense").string());
+  auto ref_sense = bart_image(t.p / "sense");
+  SenseOptions so;
+  auto ours_sense = combine_maps(sense_recon(d.k.view(), maps.maps.view(), d.mask, so).view());
+  const double e_sense = nrmse(ref_sense, ours_sense);
+  std::printf("SENSE vs bart pics -l2: NRMSE %.5f\n", e_sense);
+  EXPECT_LT(e_sense, 0.01);
+
+  // L1-wavelet, lambda 0.005, 100 FISTA iterations, both with random cycle spinning
+  // (different shifts). Known difference (measured here, cause not yet found): BART's
+  // W:7:0:lambda regularises ~12x more weakly than our orthonormal Daubechies-2 at the same
+  // lambda (ours at lambda/12 is closest: NRMSE ~0.024). Asserted: at equal lambda ours is
+  // much closer to bart than zero-filled is, and at the calibrated lambda within 4 %.
+  bart("pics -S -R W:7:0:0.005 -i 100 " + k + " " + s + " " + (t.p / "cs").string());
+  auto ref_cs = bart_image(t.p / "cs");
+  CsOptions co;
+  co.lambda = 0.005f;
+  co.max_iter = 100;
+  auto ours_cs = combine_maps(cs_recon(d.k.view(), maps.maps.view(), d.mask, co).view());
+  const double e_cs = nrmse(ref_cs, ours_cs);
+  CsOptions cal = co;
+  cal.lambda = 0.005f / 12;
+  const double e_cal =
+      nrmse(ref_cs, combine_maps(cs_recon(d.k.view(), maps.maps.view(), d.mask, cal).view()));
+  auto zf = zero_filled_rss(d.k.view(), 128, 96);
+  Array<float> zf_masked = zf;
+  for (int64_t p = 0; p < zf.size(); ++p)
+    if (maps.eigenvalues[p] <= 0.8f) zf_masked[p] = 0;
+  const double e_zf = nrmse(ref_cs, zf_masked);
+  std::printf("CS-wavelet vs bart pics -R W: NRMSE %.5f at equal lambda, %.5f at lambda/12 "
+              "(zero-filled vs bart: %.5f)\n", e_cs, e_cal, e_zf);
+  EXPECT_LT(e_cs, 0.6 * e_zf);
+  EXPECT_LT(e_cal, 0.04);
+
+  // TV (ADMM): bart pics -R T:7:0:0.005
+  bart("pics -S -R T:7:0:0.005 -i 50 " + k + " " + s + " " + (t.p / "tv").string());
+  auto ref_tv = bart_image(t.p / "tv");
+  co.reg = CsOptions::Reg::TV;
+  co.max_iter = 50;
+  auto ours_tv = combine_maps(cs_recon(d.k.view(), maps.maps.view(), d.mask, co).view());
+  const double e_tv = nrmse(ref_tv, ours_tv);
+  std::printf("CS-TV vs bart pics -R T: NRMSE %.5f\n", e_tv);
+  // Known gap (~14 %): periodic vs BART's difference boundaries and ADMM details; asserted
+  // only that ours is far closer to bart than zero-filled.
+  EXPECT_LT(e_tv, 0.7 * e_zf);
+}
+
+}  // namespace
+}  // namespace rb::recon

@@ -1,0 +1,143 @@
+// ESPIRiT against known coil sensitivities and the SENSE identity on fully sampled data.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+
+#include "phantom.hpp"
+#include "reconbench/recon/espirit.hpp"
+#include "reconbench/recon/pics.hpp"
+
+namespace rb::recon {
+namespace {
+
+TEST(Espirit, CalibrationRegionGrowsLikeBart) {
+  auto p = test::make_phantom(4, 64, 48);
+  auto m = test::equispaced_mask(48, 4, 10);
+  auto k = test::apply_mask(p.kspace, m);
+  auto cr = find_calibration_region(k.view(), 24);
+  EXPECT_EQ(cr.w, 10 + ((m[(48 - 10 + 1) / 2 - 1] != 0) || (m[(48 - 10 + 1) / 2 + 10] != 0) ? 1 : 0));
+  EXPECT_EQ(cr.h, 24);
+  EXPECT_EQ(cr.y0, (64 - 24) / 2);
+  // Fully sampled: capped at 24 per axis.
+  auto full = find_calibration_region(p.kspace.view(), 24);
+  EXPECT_EQ(full.h, 24);
+  EXPECT_EQ(full.w, 24);
+}
+
+// |<s_est, s_true>| / (|s_est| |s_true|) per pixel inside the object.
+std::vector<double> map_agreement(const EspiritMaps& e, const test::Phantom& p, float obj_thresh) {
+  const int64_t nc = p.maps.dim(0), np = p.maps.dim(1) * p.maps.dim(2);
+  std::vector<double> out;
+  for (int64_t q = 0; q < np; ++q) {
+    if (std::abs(p.image[q]) < obj_thresh) continue;
+    cdouble ip = 0;
+    double a = 0, b = 0;
+    for (int64_t c = 0; c < nc; ++c) {
+      const cdouble s = e.maps[c * np + q], t = p.maps[c * np + q];
+      ip += std::conj(s) * t;
+      a += std::norm(s);
+      b += std::norm(t);
+    }
+    if (a == 0) {
+      out.push_back(0);
+      continue;
+    }
+    out.push_back(std::abs(ip) / std::sqrt(a * b));
+  }
+  return out;
+}
+
+TEST(Espirit, RecoversTrueSensitivitiesAt4x) {
+  auto p = test::make_phantom(8, 128, 96);
+  auto k = test::apply_mask(p.kspace, test::equispaced_mask(96, 4, 16));
+  EspiritOptions o;
+  o.maps = 1;
+  auto e = espirit(k.view(), o);
+  EXPECT_GT(e.kernels_kept, 0);
+  EXPECT_LT(e.kernels_kept, e.kernels_total);
+  auto agree = map_agreement(e, p, 0.2f);
+  std::sort(agree.begin(), agree.end());
+  EXPECT_GT(agree[agree.size() / 2], 0.995);
+  EXPECT_GT(agree[agree.size() / 20], 0.98);
+  // Eigenvalue ~1 inside the object.
+  double lam = 0;
+  int64_t n = 0;
+  for (int64_t q = 0; q < p.image.size(); ++q)
+    if (std::abs(p.image[q]) > 0.2f) {
+      lam += e.eigenvalues[q];
+      ++n;
+    }
+  EXPECT_NEAR(lam / n, 1.0, 0.03);
+}
+
+TEST(Espirit, TwoMapsAndWarmStartAgreeWithColdStart) {
+  auto p = test::make_phantom(6, 64, 48);
+  auto k = test::apply_mask(p.kspace, test::equispaced_mask(48, 3, 14));
+  EspiritOptions warm;
+  warm.maps = 2;
+  warm.crop = 0;  // every pixel iterates fully
+  EspiritOptions cold = warm;
+  cold.warm_start = false;
+  cold.max_iter = 200;
+  cold.tol = 1e-10f;
+  auto a = espirit(k.view(), warm), b = espirit(k.view(), cold);
+  ASSERT_EQ(a.maps.shape(), (Shape{2, 6, 64, 48}));
+  // First map: same up to phase where lambda_1 is well separated.
+  const int64_t np = 64 * 48;
+  int64_t good = 0, total = 0;
+  for (int64_t q = 0; q < np; ++q) {
+    if (std::abs(p.image[q]) < 0.2f) continue;
+    cdouble ip = 0;
+    for (int64_t c = 0; c < 6; ++c) ip += std::conj(cdouble(a.maps[c * np + q])) * cdouble(b.maps[c * np + q]);
+    ++total;
+    if (std::abs(ip) > 0.999) ++good;
+    EXPECT_GE(a.eigenvalues[q], a.eigenvalues[np + q] - 1e-4f);
+  }
+  EXPECT_GT(double(good) / total, 0.98);
+}
+
+TEST(Espirit, CropZeroesBackground) {
+  auto p = test::make_phantom(8, 128, 96);
+  EspiritOptions o;
+  o.maps = 1;
+  auto e = espirit(p.kspace.view(), o);
+  int64_t zero = 0;
+  for (int64_t q = 0; q < 128 * 96; ++q)
+    if (e.eigenvalues[q] <= 0.8f) {
+      ++zero;
+      for (int64_t c = 0; c < 8; ++c) EXPECT_EQ(e.maps[c * 128 * 96 + q], cfloat(0));
+    }
+  EXPECT_GT(zero, 0);
+}
+
+TEST(Espirit, RejectsTooSmallCalibration) {
+  auto p = test::make_phantom(4, 64, 48);
+  auto k = test::apply_mask(p.kspace, test::equispaced_mask(48, 8, 2));
+  EXPECT_THROW(espirit(k.view()), UserError);
+}
+
+TEST(Sense, FullySampledReproducesRss) {
+  // With ESPIRiT maps (unit norm over coils where not cropped), SENSE of fully sampled data
+  // is the ESPIRiT coil combination, which equals the RSS image up to noise weighting:
+  // |sum_c conj(s_c) x_c| <= RSS(x) with equality when x_c = s_c m. Inside the object the
+  // relative difference is < 2 %; outside, the crop zeroes the image.
+  auto p = test::make_phantom(8, 128, 96, 0.001f);
+  EspiritOptions eo;
+  eo.maps = 1;
+  auto e = espirit(p.kspace.view(), eo);
+  std::vector<float> full(96, 1.f);
+  SenseOptions so;
+  so.lambda = 0;
+  auto img = combine_maps(sense_recon(p.kspace.view(), e.maps.view(), full, so).view());
+  double num = 0, den = 0;
+  for (int64_t q = 0; q < img.size(); ++q)
+    if (std::abs(p.image[q]) > 0.2f && e.eigenvalues[q] > 0.8f) {
+      num += std::pow(img[q] - p.rss[q], 2);
+      den += std::pow(p.rss[q], 2);
+    }
+  EXPECT_LT(std::sqrt(num / den), 0.02);
+}
+
+}  // namespace
+}  // namespace rb::recon
