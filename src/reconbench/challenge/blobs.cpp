@@ -1,0 +1,62 @@
+#include "reconbench/challenge/blobs.hpp"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "reconbench/challenge/crypto.hpp"
+#include "reconbench/core/error.hpp"
+
+namespace rb::challenge {
+
+namespace fs = std::filesystem;
+
+BlobStore::BlobStore(fs::path dir) : dir_(std::move(dir)) {
+  fs::create_directories(dir_ / "uploads");
+}
+
+fs::path BlobStore::path(const std::string& sha) const {
+  RB_ASSERT(is_sha256_hex(sha), "bad blob id ", sha);
+  return dir_ / sha.substr(0, 2) / sha.substr(2);
+}
+
+bool BlobStore::has(const std::string& sha) const {
+  return is_sha256_hex(sha) && fs::is_regular_file(path(sha));
+}
+
+std::string BlobStore::adopt(const fs::path& file, const std::string& expected) {
+  const std::string sha = sha256_file(file);
+  if (!expected.empty() && sha != expected) {
+    fs::remove(file);
+    throw UserError("sha256 mismatch: received data hashes to " + sha + ", expected " + expected);
+  }
+  const fs::path dst = path(sha);
+  fs::create_directories(dst.parent_path());
+  if (fs::exists(dst)) {
+    fs::remove(file);
+  } else {
+    // fsync the data before the rename makes it visible.
+    if (FILE* f = std::fopen(file.c_str(), "rb")) {
+      ::fsync(fileno(f));
+      std::fclose(f);
+    }
+    fs::rename(file, dst);
+  }
+  return sha;
+}
+
+std::string BlobStore::put(const std::string& bytes) {
+  const fs::path tmp = dir_ / "uploads" / ("put-" + random_hex(8) + ".part");
+  {
+    std::ofstream out(tmp, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    RB_CHECK(out.good(), "cannot write blob ", tmp.string());
+  }
+  return adopt(tmp);
+}
+
+fs::path BlobStore::upload_path(int64_t upload_id) const {
+  return dir_ / "uploads" / (std::to_string(upload_id) + ".part");
+}
+
+}  // namespace rb::challenge

@@ -1,0 +1,224 @@
+#include "reconbench/challenge/service.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "reconbench/challenge/reader.hpp"
+#include "reconbench/challenge/scoring.hpp"
+#include "reconbench/challenge/validate.hpp"
+#include "reconbench/core/error.hpp"
+
+namespace rb::challenge {
+
+namespace fs = std::filesystem;
+
+std::string default_db_url(const fs::path& data) {
+  return "sqlite:" + (fs::absolute(data).lexically_normal().parent_path() / "challenge.db").string();
+}
+
+fs::path default_blob_dir(const std::string& db_url) {
+  std::string path = db_url.rfind("sqlite:", 0) == 0 ? db_url.substr(7) : db_url;
+  return fs::path(path).parent_path() / "blobs";
+}
+
+Service::Service(const ServiceOptions& opts, Store::Clock clock)
+    : opts_(opts),
+      manifest_(load_manifest(opts.data)),
+      store_(std::make_unique<Store>(open_database(opts.db.empty() ? default_db_url(opts.data) : opts.db),
+                                     std::move(clock))),
+      blobs_(opts.blobs.empty() ? default_blob_dir(opts.db.empty() ? default_db_url(opts.data) : opts.db)
+                                : opts.blobs) {
+  store_->init();
+}
+
+std::map<std::string, fs::path> Service::submission_files(const SubmissionRow& s) {
+  std::map<std::string, fs::path> out;
+  for (const auto& [name, sha] : s.files) out[name] = blobs_.path(sha);
+  return out;
+}
+
+nlohmann::json Service::quota_json(int64_t team_id, const std::string& phase,
+                                   const std::string& track) {
+  const auto ph = store_->phase(phase);
+  const auto q = store_->quota(team_id, ph.id, track);
+  const auto l = store_->limits();
+  return {{"phase", phase},           {"track", track},
+          {"remaining", q.remaining}, {"used_24h", q.used_day},
+          {"used_total", q.used_total}, {"attempts_24h", q.attempts_day},
+          {"attempts_left", q.attempts_left}, {"per_day", l.per_day},
+          {"total", l.total},         {"attempts_per_day", l.attempts_per_day},
+          {"next_reset", q.next_reset > 0 ? nlohmann::json(q.next_reset) : nlohmann::json()}};
+}
+
+nlohmann::json Service::process_submission(int64_t id) {
+  auto s = store_->submission(id);
+  RB_ASSERT(s.has_value());
+  const Track& track = find_track(s->track);
+  store_->set_state(id, "validating");
+  ValidationOptions vo;
+  vo.scale = ScaleReference::ground_truth;
+  ValidationReport report;
+  try {
+    report = validate_submission(submission_files(*s), manifest_, s->phase, track, vo);
+  } catch (const std::exception& e) {
+    report.track = s->track;
+    report.phase = s->phase;
+    report.errors.push_back({"", "unreadable", e.what()});
+  }
+  auto rj = to_json(report);
+  store_->set_validation(id, rj);
+  nlohmann::json out = {{"id", id}, {"validation", rj}};
+  if (!report.ok()) {
+    store_->fail_submission(id, "validation",
+                            std::to_string(report.errors.size()) +
+                                " validation error(s); this attempt does not count against your quota");
+    out["state"] = "failed";
+  } else if (!store_->queue_submission(id, current_spec_hash(), s->baseline.empty())) {
+    store_->fail_submission(id, "quota", "submission limit reached for this track");
+    out["state"] = "failed";
+  } else {
+    out["state"] = "queued";
+    out["queue_position"] = store_->queue_position(id);
+  }
+  if (s->team_id > 0) out["quota"] = quota_json(s->team_id, s->phase, s->track);
+  return out;
+}
+
+int64_t Service::work_one(const std::string& worker, double lease_s, const std::atomic<bool>* stop) {
+  auto job = store_->claim(worker, lease_s);
+  if (!job) return 0;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::atomic<bool> lost{false};
+  std::thread hb([&] {
+    std::unique_lock lock(mu);
+    while (!done) {
+      if (cv.wait_for(lock, std::chrono::duration<double>(lease_s / 3.0), [&] { return done; })) break;
+      if (stop && stop->load()) continue;  // stopping: let the lease lapse
+      try {
+        if (!store_->heartbeat(job->id, worker, lease_s)) lost = true;
+      } catch (...) {
+      }
+    }
+  });
+  auto finish_hb = [&] {
+    {
+      std::lock_guard lock(mu);
+      done = true;
+    }
+    cv.notify_all();
+    hb.join();
+  };
+  try {
+    auto s = store_->submission(job->submission_id);
+    RB_ASSERT(s.has_value());
+    if (const char* delay = std::getenv("RECONBENCH_TEST_SCORE_DELAY"))  // fault-injection tests
+      std::this_thread::sleep_for(std::chrono::duration<double>(std::atof(delay)));
+    if (stop && stop->load()) {
+      finish_hb();
+      return job->id;
+    }
+    auto r = score_submission(submission_files(*s), manifest_, s->phase, find_track(s->track));
+    finish_hb();
+    // The row carries the spec actually computed (a job queued by an older build is scored
+    // with the current spec and labelled so).
+    ScoreRow row{r.ssim, r.ssim_masked, r.psnr, r.nmse, r.spec_hash, r.evaluator,
+                 r.manifest_hash, r.summary, r.volumes};
+    if (!store_->complete(job->id, worker, row))
+      std::fprintf(stderr, "worker %s: lease of job %lld was lost; result discarded\n",
+                   worker.c_str(), static_cast<long long>(job->id));
+  } catch (const std::exception& e) {
+    if (hb.joinable()) finish_hb();
+    store_->fail_job(job->id, worker, e.what(), /*retryable=*/true);
+  }
+  return job->id;
+}
+
+int64_t Service::work_loop(const std::string& worker, double lease_s, double poll_s,
+                           const std::atomic<bool>& stop, bool exit_when_idle) {
+  int64_t n = 0;
+  while (!stop.load()) {
+    int64_t id = 0;
+    try {
+      id = work_one(worker, lease_s, &stop);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "worker %s: %s\n", worker.c_str(), e.what());
+    }
+    if (id > 0) {
+      ++n;
+      continue;
+    }
+    if (exit_when_idle) break;
+    for (double t = 0; t < poll_s && !stop.load(); t += 0.05)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return n;
+}
+
+int64_t Service::rescore_all() {
+  const std::string spec = current_spec_hash();
+  int64_t added = 0;
+  for (const auto& s : store_->submissions(0, 1000000)) {
+    if (s.state != "scored") continue;
+    auto sc = store_->score(s.id, spec);
+    if (sc && sc->spec_hash == spec) continue;
+    const auto before = store_->queue_stats();
+    store_->enqueue(s.id, spec);
+    if (store_->queue_stats()["queued"] != before["queued"]) ++added;
+  }
+  return added;
+}
+
+nlohmann::json Service::close_phase(const std::string& phase) {
+  store_->close_phase(phase);
+  nlohmann::json out = {{"phase", phase}, {"closed", true}, {"studies", nlohmann::json::array()}};
+  if (phase != "challenge") return out;
+  for (const auto& track : all_tracks()) {
+    auto files = track_files(manifest_, phase, track);
+    if (files.empty()) continue;
+    // Cases: most lesions first, contrasts interleaved (paper: 2 T1POST, 2 T2, 2 FLAIR).
+    std::stable_sort(files.begin(), files.end(), [](const ManifestFile& a, const ManifestFile& b) {
+      return a.lesions > b.lesions;
+    });
+    std::vector<Store::StudyCase> cases;
+    std::map<std::string, int64_t> per_contrast;
+    const int64_t want = opts_.study_cases;
+    for (int pass = 0; pass < 2 && static_cast<int64_t>(cases.size()) < want; ++pass)
+      for (const auto& f : files) {
+        if (static_cast<int64_t>(cases.size()) >= want) break;
+        bool taken = false;
+        for (const auto& c : cases) taken = taken || c.volume == f.name;
+        if (taken) continue;
+        const int64_t cap = std::max<int64_t>(1, (want + 2) / 3);
+        if (pass == 0 && per_contrast[f.contrast] >= cap) continue;
+        ++per_contrast[f.contrast];
+        cases.push_back({f.name, std::max<int64_t>(0, f.slices / 2)});
+      }
+    const int64_t id = store_->create_study(phase, track.name, current_spec_hash(), cases, opts_.finalists);
+    if (id > 0) out["studies"].push_back({{"id", id}, {"track", track.name}, {"cases", cases.size()}});
+  }
+  return out;
+}
+
+nlohmann::json Service::study_results(int64_t study_id) {
+  auto study = store_->study(study_id);
+  auto responses = store_->study_responses(study_id);
+  nlohmann::json slots = nlohmann::json::array();
+  for (const auto& r : responses) {
+    const int64_t reader = r["reader_id"].get<int64_t>();
+    const int64_t c = r["case"].get<int64_t>();
+    auto pos = store_->reader_positions(study_id, reader, c);
+    slots.push_back({{"reader_id", reader}, {"case", c}, {"slots", response_to_slots(r["response"], pos)}});
+  }
+  auto res = reader_results(study, slots);
+  res["responses"] = responses.size();
+  return res;
+}
+
+}  // namespace rb::challenge

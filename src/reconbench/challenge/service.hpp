@@ -1,0 +1,82 @@
+// The challenge as a service over Store + Manifest + BlobStore: the submission pipeline
+// (validation before quota), the evaluation worker (lease, heartbeat, score, complete) and
+// the two-stage close (phase closed -> top 3 per track form a reader study). The HTTP server,
+// `reconbench worker`, `rescore` and `challenge` all go through this class, so the CLI and
+// the server apply the same rules.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "reconbench/challenge/blobs.hpp"
+#include "reconbench/challenge/store.hpp"
+#include "reconbench/challenge/tracks.hpp"
+
+namespace rb::challenge {
+
+struct ServiceOptions {
+  std::filesystem::path data;   // DATA (manifest.json, inputs, ground_truth/)
+  std::string db = "";          // sqlite:PATH (default DATA/../challenge.db)
+  std::filesystem::path blobs;  // default <db dir>/blobs
+  int64_t study_cases = 6;      // cases per reader study (paper: 6 per track)
+  int64_t finalists = 3;        // top N teams by SSIM per track
+};
+
+class Service {
+ public:
+  explicit Service(const ServiceOptions& opts, Store::Clock clock = {});
+  Store& store() { return *store_; }
+  const Manifest& manifest() const { return manifest_; }
+  BlobStore& blobs() { return blobs_; }
+  const ServiceOptions& options() const { return opts_; }
+
+  // Submission name -> blob path of a stored submission.
+  std::map<std::string, std::filesystem::path> submission_files(const SubmissionRow& s);
+
+  // uploaded -> validating -> (failed: validation | failed: quota | queued). Returns the
+  // submission's JSON view (id, state, validation report, quota). Counts quota unless the
+  // submission is an organiser baseline.
+  nlohmann::json process_submission(int64_t submission_id);
+
+  // Quota of a team in a phase/track, as JSON (remaining, limits, next reset).
+  nlohmann::json quota_json(int64_t team_id, const std::string& phase, const std::string& track);
+
+  // One evaluation job, if any is queued: claim with a lease, heartbeat from a helper thread
+  // every lease/3 while scoring, complete. Returns the job id (0 if the queue was empty).
+  // `stop` aborts between steps (the job then stays leased until its lease expires).
+  int64_t work_one(const std::string& worker, double lease_s,
+                   const std::atomic<bool>* stop = nullptr);
+  // Loop work_one until stop is set (or, when exit_when_idle, until the queue is empty).
+  int64_t work_loop(const std::string& worker, double lease_s, double poll_s,
+                    const std::atomic<bool>& stop, bool exit_when_idle = false);
+
+  // Adds a job with the current metric spec for every scored submission that has no score
+  // for it (old score rows are kept). Returns the number of jobs added.
+  int64_t rescore_all();
+
+  // Close a phase; for the challenge phase create the reader studies (top `finalists` per
+  // track by SSIM; cases: the track volumes with the most lesions, contrasts interleaved).
+  nlohmann::json close_phase(const std::string& phase);
+
+  // Reader-study results with letters mapped back to teams (organisers only).
+  nlohmann::json study_results(int64_t study_id);
+
+ private:
+  ServiceOptions opts_;
+  Manifest manifest_;
+  std::unique_ptr<Store> store_;
+  BlobStore blobs_;
+};
+
+// Default database/blob locations for a data directory.
+std::string default_db_url(const std::filesystem::path& data);
+std::filesystem::path default_blob_dir(const std::string& db_url);
+
+}  // namespace rb::challenge

@@ -1,0 +1,66 @@
+// The submission validator, one code path for `reconbench validate` (participant side,
+// before upload) and the server (before a submission is queued or costs quota):
+//
+//   names      exactly the track's files (design §4.2): missing and unknown names are errors
+//   format     readable HDF5 with `reconstruction`, float32 (float64/int rejected: the
+//              server stores and scores float32), rank 3 [slice y x]
+//   shape      slice count = the manifest's slices, [y x] = the manifest's recon matrix
+//   values     no NaN/Inf; negative values and an intensity scale far from the RSS range
+//              (median-slice max outside [ref/10, 10 ref]) are warnings, not errors
+//
+// The reference scale is the ground-truth volume max where the GT is available (server) or
+// the zero-filled RSS max of the middle slice of the participant's input k-space (local),
+// which tracks the GT scale within a factor ~2 for 4X/8X masks.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "reconbench/challenge/tracks.hpp"
+
+namespace rb::challenge {
+
+struct ValidationIssue {
+  std::string file;  // submission file name ("" for the submission as a whole)
+  std::string kind;  // "missing" | "unknown" | "unreadable" | "dtype" | "shape" |
+                     // "nonfinite" | "scale" | "negative" | "empty"
+  std::string reason;
+};
+
+struct ValidationReport {
+  std::string track, phase;
+  int64_t files_checked = 0;
+  std::vector<ValidationIssue> errors, warnings;
+  bool ok() const { return errors.empty(); }
+};
+
+enum class ScaleReference { none, ground_truth, zero_filled };
+
+struct ValidationOptions {
+  ScaleReference scale = ScaleReference::ground_truth;
+  double scale_factor = 10.0;  // warn outside [ref / f, ref * f]
+  int64_t max_issues = 50;     // stop listing after this many errors
+};
+
+// files: submission name -> path on disk (a directory listing or stored blobs).
+ValidationReport validate_submission(const std::map<std::string, std::filesystem::path>& files,
+                                     const Manifest& manifest, const std::string& phase,
+                                     const Track& track, const ValidationOptions& opts = {});
+
+// All *.h5 files directly inside dir (name -> path). UserError if dir is not a directory.
+std::map<std::string, std::filesystem::path> list_submission_dir(const std::filesystem::path& dir);
+
+nlohmann::json to_json(const ValidationReport& r);
+std::string to_text(const ValidationReport& r);
+
+// Zero-filled RSS max of the middle slice of a fastMRI k-space file, cropped to the recon
+// matrix (the local scale reference).
+double zero_filled_reference_max(const std::filesystem::path& kspace_file, int64_t recon_h,
+                                 int64_t recon_w);
+
+}  // namespace rb::challenge

@@ -1,0 +1,108 @@
+// `reconbench serve`: the challenge server (HTTP API, web UI, in-process workers).
+#include <chrono>
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include "reconbench/challenge/service.hpp"
+#include "reconbench/cli/command.hpp"
+#include "reconbench/core/fs.hpp"
+#include "reconbench/core/parallel.hpp"
+#include "reconbench/server/server.hpp"
+
+namespace {
+
+struct ServeCmd final : rb::cli::Command {
+  std::string data, db, blobs, web, host = "127.0.0.1", admin_token_file, port_file;
+  int port = 8080, workers = 1;
+  double lease = 30;
+  bool closed_registration = false;
+  int64_t per_day = -1, total = -1, attempts = -1;
+  double max_file_mb = -1;
+  void declare(CLI::App& app) override {
+    app.add_option("--data", data, "challenge data directory (manifest.json, inputs, ground_truth/)")
+        ->required();
+    app.add_option("--db", db, "database: sqlite:PATH (default: DATA/../challenge.db)");
+    app.add_option("--blobs", blobs, "blob store directory (default: next to the database)");
+    app.add_option("--port", port, "TCP port; 0 = any free port (see --port-file)")->default_val(8080);
+    app.add_option("--host", host, "address to listen on")->default_val("127.0.0.1");
+    app.add_option("--workers", workers, "in-process evaluation workers (0 = only external `reconbench worker`)")
+        ->default_val(1);
+    app.add_option("--lease", lease, "evaluation job lease in seconds (requeued when a worker stops heartbeating)")
+        ->default_val(30);
+    app.add_option("--web", web, "directory of the web UI (default: the source tree's web/)");
+    app.add_flag("--closed-registration", closed_registration,
+                 "disable POST /api/register (organisers create accounts)");
+    app.add_option("--admin-token-file", admin_token_file,
+                   "if the database has no organiser yet, create 'admin' and write its token here");
+    app.add_option("--port-file", port_file, "write the bound port to this file once listening");
+    app.add_option("--per-day", per_day, "submissions per team, track and phase in 24 h (stored)");
+    app.add_option("--total", total, "total submissions per team, track and phase; 0 = unlimited (stored)");
+    app.add_option("--attempts-per-day", attempts, "attempts (valid or not) per team and track in 24 h (stored)");
+    app.add_option("--max-file-mb", max_file_mb, "largest uploaded file in MiB (stored)");
+  }
+  int run() override {
+    rb::challenge::ServiceOptions so;
+    so.data = data;
+    so.db = db;
+    so.blobs = blobs;
+    rb::challenge::Service svc(so);
+    auto& store = svc.store();
+    auto l = store.limits();
+    if (per_day >= 0) l.per_day = per_day;
+    if (total >= 0) l.total = total;
+    if (attempts >= 0) l.attempts_per_day = attempts;
+    if (max_file_mb > 0) l.max_file_bytes = static_cast<int64_t>(max_file_mb * 1024 * 1024);
+    store.set_limits(l);
+    if (!admin_token_file.empty() && store.count_users("organiser") == 0) {
+      auto u = store.create_user("admin", "", "organiser");
+      rb::write_file_atomic(admin_token_file, store.create_token(u.id, "all", "serve bootstrap") + "\n");
+    }
+    rb::server::ServerOptions opts;
+    opts.host = host;
+    opts.port = port;
+    opts.workers = workers;
+    opts.lease_s = lease;
+    opts.web_dir = web;
+    opts.open_registration = !closed_registration;
+    rb::server::Server server(svc, opts);
+    const int bound = server.bind();
+    std::printf("reconbench serve: listening on http://%s:%d (data %s)\n", host.c_str(), bound,
+                data.c_str());
+    std::fflush(stdout);
+    if (!port_file.empty()) rb::write_file_atomic(port_file, std::to_string(bound) + "\n");
+    std::atomic<bool> done{false};
+    std::thread watcher([&] {
+      while (!done.load()) {
+        if (rb::interrupted()) {
+          server.stop();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+    server.run();
+    done = true;
+    watcher.join();
+    server.stop();
+    std::printf("reconbench serve: stopped\n");
+    return 0;
+  }
+};
+
+const rb::cli::Registrar reg(
+    {"serve", "run the challenge server: API, web UI, evaluation workers",
+     "Serves the challenge over HTTP: accounts, teams and scoped API tokens; resumable "
+     "sha256-verified uploads; validation before quota; an evaluation queue in the database "
+     "with leases and heartbeats (in-process workers, plus any `reconbench worker` processes "
+     "on the same database); per-track leaderboards with per-contrast and per-vendor "
+     "sub-tables and intervals; the reader study; and the web UI from web/. Scores of the "
+     "challenge phase stay hidden from participants until an organiser closes it, which also "
+     "creates the reader studies (top 3 per track by SSIM). Stop with Ctrl-C.",
+     {"reconbench serve --data data/ --port 8080",
+      "reconbench serve --data data/ --db sqlite:/srv/rb/challenge.db --workers 2 --admin-token-file admin.token",
+      "reconbench serve --data data/ --port 0 --port-file port.txt --closed-registration"},
+     72},
+    [] { return std::make_unique<ServeCmd>(); });
+
+}  // namespace

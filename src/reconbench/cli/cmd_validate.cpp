@@ -1,0 +1,48 @@
+// `reconbench validate`: the server's submission validator, run locally before uploading.
+#include <iostream>
+
+#include "reconbench/challenge/validate.hpp"
+#include "reconbench/cli/command.hpp"
+
+namespace {
+
+struct ValidateCmd final : rb::cli::Command {
+  std::string dir, track, data, phase = "challenge";
+  bool json = false;
+  void declare(CLI::App& app) override {
+    app.add_option("dir", dir, "directory of reconstruction files (one .h5 per input volume)")
+        ->required();
+    app.add_option("--track", track, "track: multicoil_4x, multicoil_8x or transfer_4x")->required();
+    app.add_option("--data", data, "the challenge data directory (with manifest.json)")->required();
+    app.add_option("--phase", phase, "phase whose file list applies: test or challenge")
+        ->default_val("challenge");
+    app.add_flag("--json", json, "print the report as JSON");
+  }
+  int run() override {
+    const auto manifest = rb::challenge::load_manifest(data);
+    const auto& tr = rb::challenge::find_track(track);
+    rb::challenge::ValidationOptions opts;
+    opts.scale = rb::challenge::ScaleReference::zero_filled;
+    auto report = rb::challenge::validate_submission(rb::challenge::list_submission_dir(dir),
+                                                     manifest, phase, tr, opts);
+    if (json)
+      std::cout << rb::challenge::to_json(report).dump(2) << "\n";
+    else
+      std::cout << rb::challenge::to_text(report);
+    return report.ok() ? 0 : 1;
+  }
+};
+
+const rb::cli::Registrar reg(
+    {"validate", "check a submission directory exactly as the challenge server does",
+     "Runs the server's validator on a directory of reconstruction files: names against the "
+     "track's file list, HDF5 'reconstruction' float32 (slices, y, x) with the volume's slice "
+     "count and matrix, no NaN/Inf; warns on negative values and on an intensity scale far "
+     "from the zero-filled RSS of the input k-space. Exit status 0 when valid, 1 when not. A "
+     "submission that passes here passes the server's validation, which never costs quota.",
+     {"reconbench validate recon-4x/ --track multicoil_4x --data data/",
+      "reconbench validate recon-test/ --track multicoil_8x --phase test --data data/ --json"},
+     70},
+    [] { return std::make_unique<ValidateCmd>(); });
+
+}  // namespace

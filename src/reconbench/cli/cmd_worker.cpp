@@ -1,0 +1,65 @@
+// `reconbench worker`: an evaluation worker process on the challenge database.
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "reconbench/challenge/service.hpp"
+#include "reconbench/cli/command.hpp"
+#include "reconbench/core/parallel.hpp"
+
+namespace {
+
+struct WorkerCmd final : rb::cli::Command {
+  std::string data, db, blobs, id;
+  double lease = 30, poll = 1;
+  bool once = false;
+  void declare(CLI::App& app) override {
+    app.add_option("--data", data, "challenge data directory (manifest.json, ground_truth/)")->required();
+    app.add_option("--db", db, "database: sqlite:PATH (default: DATA/../challenge.db)");
+    app.add_option("--blobs", blobs, "blob store directory (default: next to the database)");
+    app.add_option("--lease", lease, "job lease in seconds; heartbeats every lease/3")->default_val(30);
+    app.add_option("--poll", poll, "seconds between queue polls when idle")->default_val(1);
+    app.add_option("--id", id, "worker name in the queue (default: worker-<host>-<pid>)");
+    app.add_flag("--once", once, "exit when the queue is empty");
+  }
+  int run() override {
+    rb::challenge::ServiceOptions so;
+    so.data = data;
+    so.db = db;
+    so.blobs = blobs;
+    rb::challenge::Service svc(so);
+    if (id.empty()) {
+      char host[128] = {0};
+      gethostname(host, sizeof host - 1);
+      id = std::string("worker-") + host + "-" + std::to_string(::getpid());
+    }
+    std::atomic<bool> stop{false};
+    std::thread watcher([&] {
+      while (!stop.load()) {
+        if (rb::interrupted()) stop = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+    });
+    std::fprintf(stderr, "reconbench worker %s: polling %s\n", id.c_str(),
+                 db.empty() ? rb::challenge::default_db_url(data).c_str() : db.c_str());
+    const int64_t n = svc.work_loop(id, lease, poll, stop, once);
+    stop = true;
+    watcher.join();
+    std::printf("reconbench worker %s: %lld jobs processed\n", id.c_str(), static_cast<long long>(n));
+    return 0;
+  }
+};
+
+const rb::cli::Registrar reg(
+    {"worker", "evaluate queued submissions (leases + heartbeats)",
+     "Claims evaluation jobs from the challenge database with a lease, heartbeats every "
+     "lease/3 while scoring, and stores the score only while it still holds the lease, so "
+     "each job is scored exactly once. A worker that dies loses its lease and the job goes "
+     "back to the queue. Run several on one database; each needs the data directory with "
+     "the ground truth and the blob store.",
+     {"reconbench worker --data data/", "reconbench worker --data data/ --db sqlite:/srv/rb/challenge.db --lease 60",
+      "reconbench worker --data data/ --once"},
+     73},
+    [] { return std::make_unique<WorkerCmd>(); });
+
+}  // namespace

@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# The challenge server end to end with real processes on loopback:
+#   validate (local) -> serve -> challenge add-user -> submit (CLI, chunked, resumed after a
+#   server kill -9 mid-upload) -> worker kill -9 mid-job (requeued, scored exactly once) ->
+#   leaderboard -> close -> export (static bundle).
+# Data: a tiny dataset in the simulator's layout written with h5py (Debian python3).
+set -euo pipefail
+RB=${RECONBENCH:?set RECONBENCH to the reconbench binary}
+PY=/usr/bin/python3
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rb-server-e2e.XXXXXX")
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*" >&2; for f in "$WORK"/*.log; do echo "== $f"; tail -20 "$f"; done >&2; exit 1; }
+export RECONBENCH_PROGRESS=0
+
+$PY - "$WORK" <<'PYEOF'
+import json, os, sys
+import numpy as np, h5py
+root = sys.argv[1]; data = os.path.join(root, "data")
+files = [("multicoil_test", "file_brain_AXT2_001.h5", "AXT2", None, 4, 2),
+         ("multicoil_test", "file_brain_AXFLAIR_002.h5", "AXFLAIR", None, 4, 3),
+         ("multicoil_challenge", "file_brain_AXT2_101.h5", "AXT2", "multicoil_4x", 4, 2),
+         ("multicoil_challenge", "file_brain_AXT1POST_102.h5", "AXT1POST", "multicoil_4x", 4, 2)]
+man = {"seed": 1, "profile": "e2e", "files": []}
+rng = np.random.default_rng(0)
+yy, xx = np.mgrid[0:48, 0:48]
+for k, (split, name, contrast, track, acc, slices) in enumerate(files):
+    vol = np.stack([np.where(((yy - 24) / 16.0) ** 2 + ((xx - 24) / 18.0) ** 2 < 1,
+                             1e-4 * (0.6 + 0.4 * np.cos(xx / 5.0 + s + k) * np.sin(yy / 7.0)), 2e-6)
+                    for s in range(slices)]).astype(np.float32)
+    gt = f"ground_truth/{split}/{name}"
+    os.makedirs(os.path.join(data, "ground_truth", split), exist_ok=True)
+    with h5py.File(os.path.join(data, gt), "w") as f:
+        f["reconstruction_rss"] = vol
+        f.attrs["acquisition"] = contrast
+        f.attrs["max"] = float(vol.max())
+    man["files"].append({"file": f"{split}/{name}", "split": split, "track": track, "contrast": contrast,
+                         "vendor": "siemens", "field_t": 3.0, "coils": 4, "slices": slices, "recon": [48, 48],
+                         "acceleration": acc, "lesions": [], "ground_truth": gt})
+    for team, noise in (("good", 0.02), ("fair", 0.2)):
+        d = os.path.join(root, f"sub-{team}-{split}"); os.makedirs(d, exist_ok=True)
+        with h5py.File(os.path.join(d, name), "w") as f:
+            f["reconstruction"] = np.maximum(vol + noise * 1e-4 * rng.standard_normal(vol.shape), 0).astype(np.float32)
+json.dump(man, open(os.path.join(data, "manifest.json"), "w"), indent=1)
+PYEOF
+DATA=$WORK/data
+DB="sqlite:$WORK/challenge.db"
+
+# ---- local validation: the same validator as the server
+"$RB" validate "$WORK/sub-good-multicoil_test" --track multicoil_4x --phase test --data "$DATA" >"$WORK/validate.log" \
+  || fail "valid submission rejected locally"
+mkdir "$WORK/sub-bad"; cp "$WORK/sub-good-multicoil_test/file_brain_AXT2_001.h5" "$WORK/sub-bad/"
+if "$RB" validate "$WORK/sub-bad" --track multicoil_4x --phase test --data "$DATA" --json >"$WORK/validate-bad.log"; then
+  fail "incomplete submission accepted"
+fi
+grep -q '"missing"' "$WORK/validate-bad.log" || fail "validator did not name the missing volume"
+
+# ---- accounts
+"$RB" challenge add-user org --role organiser --data "$DATA" --db "$DB" >"$WORK/org.token"
+"$RB" challenge add-user alice --team "Team Alice" --data "$DATA" --db "$DB" >"$WORK/alice.token"
+"$RB" challenge add-user bob --team "Team Bob" --data "$DATA" --db "$DB" >"$WORK/bob.token"
+ORG=$(cat "$WORK/org.token"); ALICE=$(cat "$WORK/alice.token"); BOB=$(cat "$WORK/bob.token")
+
+start_server() {  # $1 = workers
+  rm -f "$WORK/port"
+  "$RB" serve --data "$DATA" --db "$DB" --port 0 --port-file "$WORK/port" --workers "$1" --lease 2 \
+    --max-file-mb 4 >>"$WORK/serve.log" 2>&1 &
+  SERVER=$!
+  PIDS+=("$SERVER")
+  for _ in $(seq 100); do [ -s "$WORK/port" ] && break; sleep 0.1; done
+  [ -s "$WORK/port" ] || fail "server did not start"
+  URL="http://127.0.0.1:$(cat "$WORK/port")"
+}
+api() {  # METHOD PATH TOKEN [curl args...]
+  local m=$1 p=$2 t=$3; shift 3
+  curl -sS -X "$m" -H "Authorization: Bearer $t" "$@" "$URL$p"
+}
+jget() { $PY -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"; }
+wait_state() {  # ID STATE TOKEN
+  for _ in $(seq 300); do
+    s=$(api GET "/api/submissions/$1" "$3" | jget "['state']")
+    [ "$s" = "$2" ] && return 0
+    [ "$s" = failed ] && fail "submission $1 failed"
+    sleep 0.1
+  done
+  fail "submission $1 not $2 (last: $s)"
+}
+
+start_server 0   # no in-process workers: external workers only
+
+# ---- kill -9 the server during an upload: nothing partial becomes visible; resume works
+F="$WORK/sub-good-multicoil_test/file_brain_AXFLAIR_002.h5"
+SIZE=$(stat -c %s "$F"); SHA=$(sha256sum "$F" | cut -d' ' -f1)
+UP=$(api POST /api/uploads "$ALICE" -H 'Content-Type: application/json' \
+     -d "{\"filename\":\"file_brain_AXFLAIR_002.h5\",\"size\":$SIZE,\"sha256\":\"$SHA\"}" | jget "['id']")
+head -c 4096 "$F" >"$WORK/chunk0"
+api PUT "/api/uploads/$UP?offset=0" "$ALICE" --data-binary @"$WORK/chunk0" -H 'Content-Type: application/octet-stream' >/dev/null
+kill -9 "$SERVER"; wait "$SERVER" 2>/dev/null || true
+start_server 0
+[ "$(api GET /api/submissions "$ALICE" | jget '.__len__()')" = 0 ] || fail "a partial upload became a submission"
+[ "$(api GET "/api/uploads/$UP" "$ALICE" | jget "['offset']")" = 4096 ] || fail "upload offset lost after kill -9"
+[ "$(api GET "/api/uploads/$UP" "$ALICE" | jget "['state']")" = open ] || fail "upload state"
+# The CLI resumes that upload from the server's offset (state file as an interrupted run leaves it).
+echo "{\"file_brain_AXFLAIR_002.h5\": {\"upload\": $UP, \"sha256\": \"$SHA\"}}" >"$WORK/sub-good-multicoil_test/.reconbench-upload.json"
+"$RB" submit "$WORK/sub-good-multicoil_test" --server "$URL" --token "$ALICE" --track multicoil_4x --phase test \
+  --chunk-mb 0.002 --data "$DATA" >"$WORK/submit.json" 2>"$WORK/submit.log" || fail "submit failed"
+grep -q "resuming at byte 4096" "$WORK/submit.log" || fail "CLI did not resume the interrupted upload"
+SUB=$($PY -c "import json;print(json.load(open('$WORK/submit.json'))['id'])")
+[ "$(jget "['state']" <"$WORK/submit.json")" = queued ] || fail "submission not queued"
+
+# ---- kill -9 a worker mid-job: the lease expires, another worker scores it exactly once
+RECONBENCH_TEST_SCORE_DELAY=30 "$RB" worker --data "$DATA" --db "$DB" --lease 2 --poll 0.1 --id slow >"$WORK/worker1.log" 2>&1 &
+W1=$!; PIDS+=("$W1")
+wait_state "$SUB" evaluating "$ALICE"
+sleep 2.5   # heartbeats keep the lease while the worker lives
+[ "$(api GET "/api/submissions/$SUB" "$ALICE" | jget "['state']")" = evaluating ] || fail "live worker lost its lease"
+kill -9 "$W1"; wait "$W1" 2>/dev/null || true
+"$RB" worker --data "$DATA" --db "$DB" --lease 2 --poll 0.1 --id fast >"$WORK/worker2.log" 2>&1 &
+W2=$!; PIDS+=("$W2")
+wait_state "$SUB" scored "$ALICE"
+api GET "/api/submissions/$SUB" "$ALICE" >"$WORK/sub.json"
+grep -q "stopped heartbeating" "$WORK/sub.json" || fail "requeue not recorded in the submission history"
+N=$($PY -c "import sqlite3;print(sqlite3.connect('$WORK/challenge.db').execute('select count(*) from scores where submission_id=$SUB').fetchone()[0])")
+[ "$N" = 1 ] || fail "submission scored $N times"
+
+# ---- a second team, a pinned baseline, the public leaderboard
+"$RB" submit "$WORK/sub-fair-multicoil_test" --server "$URL" --token "$BOB" --track multicoil_4x --phase test \
+  --wait 60 >"$WORK/submit-bob.json" 2>>"$WORK/submit.log" || fail "bob's submission not scored"
+"$RB" challenge baseline "$WORK/sub-fair-multicoil_test" --label zero-filled --track multicoil_4x --phase test \
+  --data "$DATA" --db "$DB" >"$WORK/baseline.json" || fail "baseline not queued"
+BASE=$(jget "['id']" <"$WORK/baseline.json")
+wait_state "$BASE" scored "$ORG"
+curl -sS "$URL/api/leaderboard/test/multicoil_4x" >"$WORK/lb.json"
+[ "$(jget "['entries'][0]['team']" <"$WORK/lb.json")" = "Team Alice" ] || fail "ranking: $(cat "$WORK/lb.json")"
+[ "$(jget "['entries'][1]['team']" <"$WORK/lb.json")" = "Team Bob" ] || fail "ranking"
+[ "$(jget "['baselines'][0]['team']" <"$WORK/lb.json")" = "zero-filled" ] || fail "baseline not pinned"
+# Bob cannot read Alice's submission; nobody gets ground truth over HTTP.
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOB" "$URL/api/submissions/$SUB")" = 404 ] || fail "isolation"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/ground_truth/multicoil_test/file_brain_AXT2_001.h5")" = 404 ] || fail "GT exposed"
+# The web UI is served.
+curl -sS "$URL/index.html" | grep -q "Leaderboards" || fail "web UI not served"
+
+# ---- rescore keeps old rows; close; export works without the server
+"$RB" rescore --data "$DATA" --db "$DB" >"$WORK/rescore.log"; grep -q "0 jobs queued" "$WORK/rescore.log" || fail "rescore"
+api POST /api/admin/phases/test/close "$ORG" >/dev/null
+kill "$SERVER"; wait "$SERVER" 2>/dev/null || true   # SIGTERM: clean stop
+grep -q "stopped" "$WORK/serve.log" || fail "server did not stop cleanly on SIGTERM"
+"$RB" export --data "$DATA" --db "$DB" --out "$WORK/export" >/dev/null
+grep -q "Team Alice" "$WORK/export/index.html" || fail "export lacks the leaderboard"
+$PY -c "import json;b=json.load(open('$WORK/export/bundle.json'));assert b['leaderboards'][0]['entries'][0]['team']=='Team Alice'" \
+  || fail "export bundle"
+echo "server e2e OK"
