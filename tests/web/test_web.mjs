@@ -1,0 +1,160 @@
+// Browser tests of the challenge web UI in headless Debian Chromium driven by playwright-core:
+//   1. log in, submit through the submit page (chunked upload + sha256 in the browser), see
+//      the leaderboard update;
+//   2. the organiser's drill-down viewer shows the GT | recon | residual x5 | SSIM figure;
+//   3. a reader completes a reader-study case with the keyboard only, and resumes.
+// Screenshots go to $RB_WEB_ARTIFACTS. Usage: node test_web.mjs (env: RECONBENCH, RB_WEB_*).
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { createRequire } from "node:module";
+import assert from "node:assert/strict";
+
+const src = process.env.RECONBENCH_SOURCE_DIR;
+const require = createRequire(path.join(src, "web", "package.json"));
+const { chromium } = require("playwright-core");
+
+const RB = process.env.RECONBENCH;
+const work = process.env.RB_WEB_WORK;
+const artifacts = process.env.RB_WEB_ARTIFACTS;
+const data = path.join(work, "data");
+const db = "sqlite:" + path.join(work, "challenge.db");
+fs.mkdirSync(artifacts, { recursive: true });
+
+const rb = (...args) => execFileSync(RB, args, { encoding: "utf8" }).trim();
+const orgToken = rb("challenge", "add-user", "org", "--role", "organiser", "--data", data, "--db", db);
+rb("challenge", "add-user", "alice", "--password", "alice-password", "--team", "Team Alice", "--data", data, "--db", db);
+const readerToken = rb("challenge", "add-user", "rad", "--role", "reader", "--data", data, "--db", db);
+
+const portFile = path.join(work, "port");
+const server = spawn(RB, ["serve", "--data", data, "--db", db, "--port", "0", "--port-file", portFile, "--workers", "1"],
+  { stdio: ["ignore", fs.openSync(path.join(work, "serve.log"), "a"), fs.openSync(path.join(work, "serve.log"), "a")] });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+for (let i = 0; i < 100 && !fs.existsSync(portFile); i++) await sleep(100);
+const url = `http://127.0.0.1:${fs.readFileSync(portFile, "utf8").trim()}`;
+
+async function api(method, p, token, body) {
+  const headers = { Authorization: `Bearer ${token}` };
+  let payload = body;
+  if (body && !(body instanceof FormData)) { headers["Content-Type"] = "application/json"; payload = JSON.stringify(body); }
+  const r = await fetch(url + p, { method, headers, body: payload });
+  return { status: r.status, json: await r.json() };
+}
+
+// Three finalists in the challenge phase (multipart API), so closing forms a reader study.
+async function finalist(name, dir) {
+  const tok = rb("challenge", "add-user", name, "--team", "Team " + name, "--data", data, "--db", db);
+  const fd = new FormData();
+  fd.append("phase", "challenge");
+  fd.append("track", "multicoil_4x");
+  for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".h5")))
+    fd.append("file", new Blob([fs.readFileSync(path.join(dir, f))]), f);
+  const r = await api("POST", "/api/submissions", tok, fd);
+  assert.equal(r.status, 202, JSON.stringify(r.json));
+  return r.json.id;
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--no-first-run"],
+});
+let failed = false;
+const step = async (name, fn) => {
+  const t0 = Date.now();
+  try { await fn(); console.log(`ok   ${name} (${Date.now() - t0} ms)`); }
+  catch (e) { failed = true; console.log(`FAIL ${name}: ${e.stack || e}`); }
+};
+
+try {
+  await step("submit through the page and see the leaderboard update", async () => {
+    const page = await browser.newPage();
+    await page.goto(url + "/submit.html");
+    await page.fill("#login-user", "alice");
+    await page.fill("#login-pass", "alice-password");
+    await page.click("#login-btn");
+    await page.waitForSelector("#whoami");
+    assert.match(await page.textContent("#whoami"), /Team Alice/);
+    await page.selectOption("#phase", "test");
+    await page.selectOption("#track", "multicoil_4x");
+    await page.waitForFunction(() => /Remaining submissions: \d/.test(document.querySelector("#quota").textContent));
+    const dir = path.join(work, "sub-good-multicoil_test");
+    await page.setInputFiles("#files", fs.readdirSync(dir).filter((f) => f.endsWith(".h5")).map((f) => path.join(dir, f)));
+    await page.click("#submit-btn");
+    await page.waitForSelector("#submitted", { timeout: 30000 });
+    await page.screenshot({ path: path.join(artifacts, "submit.png"), fullPage: true });
+    await page.goto(url + "/index.html?phase=test&track=multicoil_4x");
+    await page.waitForSelector('#leaderboard tr[data-team="Team Alice"] td.ssim', { timeout: 30000 });
+    const ssim = parseFloat(await page.textContent('#leaderboard tr[data-team="Team Alice"] td.ssim'));
+    assert.ok(ssim > 0.5 && ssim <= 1, `SSIM ${ssim}`);
+    await page.screenshot({ path: path.join(artifacts, "leaderboard.png"), fullPage: true });
+    await page.close();
+  });
+
+  await step("drill-down viewer shows the residual figure", async () => {
+    const subs = (await api("GET", "/api/submissions", orgToken)).json;
+    const s = subs.find((x) => x.team === "Team Alice");
+    const page = await browser.newPage();
+    await page.addInitScript((t) => localStorage.setItem("rb_token", t), orgToken);
+    await page.goto(`${url}/submission.html?id=${s.id}`);
+    await page.waitForSelector("#volumes a.vol", { timeout: 30000 });
+    await page.click("#volumes a.vol");
+    await page.waitForFunction(() => { const i = document.querySelector("#figure"); return i && i.complete && i.naturalWidth > 0; });
+    const w = await page.evaluate(() => document.querySelector("#figure").naturalWidth);
+    assert.ok(w > 3 * 48, `figure width ${w} (four panels expected)`);
+    await page.keyboard.press("j");
+    await page.waitForFunction(() => document.querySelector("#slice-no").textContent.startsWith("1 "));
+    await page.screenshot({ path: path.join(artifacts, "drilldown.png"), fullPage: true });
+    await page.close();
+  });
+
+  await step("complete a reader-study case with the keyboard, then resume", async () => {
+    const ids = [];
+    for (const [name, team] of [["f1", "good"], ["f2", "fair"], ["f3", "poor"]])
+      ids.push(await finalist(name, path.join(work, `sub-${team}-multicoil_challenge`)));
+    for (const id of ids)
+      for (let i = 0; i < 300; i++) {
+        const s = (await api("GET", `/api/submissions/${id}`, orgToken)).json;
+        if (s.state === "scored") break;
+        assert.notEqual(s.state, "failed");
+        await sleep(100);
+      }
+    const closed = await api("POST", "/api/admin/phases/challenge/close", orgToken);
+    assert.equal(closed.json.studies.length, 1, JSON.stringify(closed.json));
+    const study = closed.json.studies[0].id;
+    const page = await browser.newPage();
+    await page.addInitScript((t) => localStorage.setItem("rb_token", t), readerToken);
+    await page.goto(url + "/reader.html");
+    await page.waitForSelector("#case-title");
+    await page.waitForFunction(() => document.querySelector("#case-title").textContent.startsWith("Case 1 of 2"));
+    await page.waitForFunction(() => [...document.querySelectorAll(".panel img")].every((i) => i.complete && i.naturalWidth > 0));
+    // Keyboard only: candidate letter, rank digit, then x/s/v + digit for the Likert items.
+    const keys = [["a", "1", "1", "1", "1"], ["b", "2", "2", "2", "2"], ["c", "3", "3", "2", "4"]];
+    for (const [L, rank, art, sharp, cnr] of keys)
+      for (const k of [L, rank, "x", art, "s", sharp, "v", cnr]) await page.keyboard.press(k);
+    await page.waitForFunction(() => document.querySelector('input[data-l="C"][data-f="cnr"]').value === "4");
+    await page.screenshot({ path: path.join(artifacts, "reader-case.png"), fullPage: true });
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => document.querySelector("#case-title").textContent.startsWith("Case 2 of 2"));
+    const cases = (await api("GET", `/api/studies/${study}/cases`, readerToken)).json;
+    assert.equal(cases[0].complete, true, JSON.stringify(cases));
+    assert.equal(cases[1].complete, false);
+    // Autosave + resume: a partial answer on case 2 survives a reload.
+    await page.keyboard.press("b");
+    await page.keyboard.press("1");
+    await page.waitForFunction(() => document.querySelector("#saved").textContent.includes("incomplete"));
+    await page.reload();
+    await page.waitForFunction(() => document.querySelector("#case-title").textContent.startsWith("Case 2 of 2"));
+    await page.waitForFunction(() => document.querySelector('input[data-l="B"][data-f="rank"]').value === "1");
+    await page.screenshot({ path: path.join(artifacts, "reader-resume.png"), fullPage: true });
+    const results = (await api("GET", `/api/studies/${study}/results`, orgToken)).json;
+    assert.equal(results.reads, 1);
+    const ranks = results.teams.map((t) => t.rank.mean).sort();
+    assert.deepEqual(ranks, [1, 2, 3]);
+    await page.close();
+  });
+} finally {
+  await browser.close();
+  server.kill("SIGTERM");
+}
+process.exit(failed ? 1 : 0);
