@@ -42,12 +42,17 @@ class RandomState {
 // A fastMRI seed: an int (RandomState(int)) or a tuple of ints (e.g. a file name's ords).
 using MaskSeed = std::variant<uint32_t, std::vector<uint32_t>>;
 // tuple(map(ord, fname)) for the file's base name, as fastMRI's transforms do (use_seed=True).
+// The name is decoded as UTF-8 to code points (invalid bytes b -> U+DC00 + b, Python's
+// surrogateescape file-name decoding); a directory part, if any, is dropped.
 MaskSeed seed_from_filename(const std::string& basename);
+std::string mask_seed_str(const MaskSeed& seed);  // "123" or "(102, 105, ...)"
+void seed_rng(RandomState& rng, const MaskSeed& seed);  // numpy rng.seed(seed)
 
 enum class MaskType { Random, Equispaced, EquispacedFraction, Magic, MagicFraction };
 // "random", "equispaced", "equispaced_fraction", "magic", "magic_fraction"
 MaskType parse_mask_type(const std::string& name);  // UserError on unknown names
 std::string mask_type_name(MaskType t);
+const std::vector<std::string>& mask_type_names();  // the five names above, in that order
 
 struct MaskFuncOptions {
   MaskType type = MaskType::EquispacedFraction;
@@ -60,8 +65,14 @@ struct MaskFuncOptions {
 struct Mask {
   std::vector<float> mask;  // [phase], 0/1
   int64_t num_low_frequencies = 0;
-  double acceleration = 0, center_fraction = 0;
+  double acceleration = 0, center_fraction = 0;  // the (chosen) nominal pair
+  // Spacing actually used for the outer lines: EquispacedMaskFraction's adjusted acceleration
+  // acc (nlf - W) / (nlf acc - W), MagicMaskFraction's round(W / (round(W/acc) - nlf)), else
+  // the acceleration itself. offset: the equispaced/magic offset used (-1 for random).
+  double adjusted_acceleration = 0;
+  int64_t offset = -1;
   int64_t num_sampled() const;
+  std::vector<int64_t> indices() const;  // sampled columns, ascending
 };
 
 class MaskFunc {
