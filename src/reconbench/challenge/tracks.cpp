@@ -69,7 +69,11 @@ Manifest load_manifest(const std::filesystem::path& data_dir) {
       ManifestFile e;
       e.file = f.at("file").get<std::string>();
       e.name = std::filesystem::path(e.file).filename().string();
-      e.split = get_or<std::string>(f, "split", std::filesystem::path(e.file).parent_path().string());
+      // The split is the file's directory (multicoil_test, multicoil_challenge,
+      // transfer_challenge), which is what the challenge layout fixes; the manifest's "split"
+      // field (short names like "test" in the simulator) is only the fallback.
+      e.split = std::filesystem::path(e.file).parent_path().string();
+      if (e.split.empty()) e.split = get_or<std::string>(f, "split", "");
       e.track = get_or<std::string>(f, "track", "");
       e.contrast = get_or<std::string>(f, "contrast", "");
       e.vendor = get_or<std::string>(f, "vendor", "");
