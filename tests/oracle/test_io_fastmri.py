@@ -330,6 +330,25 @@ class H5pyToReconbench(Fixture):
         self.assertEqual(img.shape, (12, 12))
         self.assertLessEqual(np.abs(img - expect).max(), 1)
 
+    def test_png_of_reconstruction_file(self):
+        rec = os.path.join(self.tmp, "recon.h5")
+        img = np.random.default_rng(3).random((2, 10, 7)).astype(np.float32)
+        with h5py.File(rec, "w") as hf:
+            hf["reconstruction"] = img
+        png = os.path.join(self.tmp, "recon1.png")
+        run("convert", rec, "--to", "png", "--slice", 1, "--percentile", 90, "-o", png)
+        got = read_png(png)[..., 0]
+        hi = np.percentile(img[1], 90)
+        expect = np.round(np.clip(img[1] / hi, 0, 1) * 255)
+        self.assertEqual(got.shape, (10, 7))
+        self.assertLessEqual(np.abs(got - expect).max(), 1)
+        with h5py.File(rec, "a") as hf:
+            hf["reconstruction"][0, 0, 0] = np.nan
+        p = run("convert", rec, "--to", "png", "--slice", 1, check=False)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("non-finite", p.stderr)
+        self.assertIn(rec, p.stderr)
+
     def test_bad_inputs_name_the_file(self):
         bad = os.path.join(self.tmp, "truncated.h5")
         with open(self.train, "rb") as f:
