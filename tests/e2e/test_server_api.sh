@@ -80,8 +80,10 @@ api() {  # METHOD PATH TOKEN [curl args...]
   curl -sS -X "$m" -H "Authorization: Bearer $t" "$@" "$URL$p"
 }
 jget() { $PY -c "import json,sys; d=json.load(sys.stdin); print(eval('d' + sys.argv[1]))" "$1"; }
-wait_state() {  # ID STATE TOKEN
-  for _ in $(seq 300); do
+wait_state() {  # ID STATE TOKEN; up to 180 s (starting a process that links LibTorch can take
+                #  seconds on a loaded machine)
+  local deadline=$((SECONDS + 180))
+  while [ $SECONDS -lt $deadline ]; do
     s=$(api GET "/api/submissions/$1" "$3" | jget "['state']")
     [ "$s" = "$2" ] && return 0
     [ "$s" = failed ] && fail "submission $1 failed"
