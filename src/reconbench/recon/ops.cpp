@@ -1,7 +1,15 @@
 #include "reconbench/recon/ops.hpp"
 
+#include <fftw3.h>
+
+// Exported by libfftw3f (api/apiplan.c) but declared only in FFTW's internal headers; it is
+// what fftwf_make_planner_thread_safe() (libfftw3f_threads) uses.
+extern "C" void fftwf_set_planner_hooks(void (*before)(void), void (*after)(void));
+
 #include <cmath>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "reconbench/core/parallel.hpp"
 #include "reconbench/fft/fft.hpp"
@@ -217,6 +225,36 @@ SenseOperator::SenseOperator(ArrayView<const cfloat> maps, std::span<const float
 }
 
 namespace {
+
+// FFTW's planner is not thread-safe, and fft/ plans under its own mutex. These hooks make
+// every planner call in the process (fft/'s included) take one global mutex; they are
+// installed during static initialisation, before any thread can plan.
+std::recursive_mutex g_fftw_planner_mutex;
+void planner_before() { g_fftw_planner_mutex.lock(); }
+void planner_after() { g_fftw_planner_mutex.unlock(); }
+const bool g_hooks_installed = [] {
+  fftwf_set_planner_hooks(planner_before, planner_after);
+  return true;
+}();
+
+// Uncentred in-place FFTs of `howmany` contiguous rows of length n (cached plans).
+fftwf_plan rows_plan(int64_t n, int64_t howmany, int sign) {
+  static std::mutex m;
+  static std::map<std::tuple<int64_t, int64_t, int>, fftwf_plan> cache;
+  std::lock_guard lock(m);
+  auto key = std::make_tuple(n, howmany, sign);
+  auto it = cache.find(key);
+  if (it != cache.end()) return it->second;
+  std::vector<fftwf_complex> scratch(static_cast<size_t>(n * howmany));
+  int nn = static_cast<int>(n);
+  fftwf_plan p = fftwf_plan_many_dft(1, &nn, static_cast<int>(howmany), scratch.data(), nullptr, 1,
+                                     nn, scratch.data(), nullptr, 1, nn, sign,
+                                     FFTW_ESTIMATE | FFTW_UNALIGNED);
+  RB_ASSERT(p != nullptr && g_hooks_installed, "FFTW planning failed");
+  cache.emplace(key, p);
+  return p;
+}
+
 // t = sum_m S_mc x_m for one coil (manual complex arithmetic: no __mulsc3 calls).
 void coil_image(const cfloat* maps, const cfloat* x, cfloat* t, int64_t nm, int64_t nc, int64_t c,
                 int64_t np) {
@@ -294,16 +332,35 @@ void SenseOperator::normal(const cfloat* x, cfloat* z) const {
   const int64_t np = h_ * w_;
   std::vector<float> p2(pattern_.size());
   for (size_t j = 0; j < p2.size(); ++j) p2[j] = pattern_[j] * pattern_[j];
+  const bool even = w_ % 2 == 0;
+  fftwf_plan fwd = even ? rows_plan(w_, h_, FFTW_FORWARD) : nullptr;
+  fftwf_plan bwd = even ? rows_plan(w_, h_, FFTW_BACKWARD) : nullptr;
+  // Even W: fft1c(v)[k] = c_k F(M v)[k] with M = (-1)^j and c_k = +-1/sqrt(W) (fft.hpp), so
+  //   ifft1c(P^2 fft1c(v)) = M F^-1(P^2 / W F(M v))
+  // with plain FFTW row transforms and no shifts.
+  for (size_t j = 0; j < p2.size(); ++j) p2[j] /= static_cast<float>(w_);
   parallel_for(
       nc_,
       [&](int64_t c) {
         cfloat* t = scratch_.data() + c * np;
         coil_image(maps_.data(), x, t, nm_, nc_, c, np);
-        ArrayView<cfloat> v(t, {h_, w_});
-        fft1c(v, 1);
-        for (int64_t i = 0; i < h_; ++i)
-          for (int64_t j = 0; j < w_; ++j) t[i * w_ + j] *= p2[j];
-        ifft1c(v, 1);
+        if (even) {
+          for (int64_t i = 0; i < h_; ++i)
+            for (int64_t j = 1; j < w_; j += 2) t[i * w_ + j] = -t[i * w_ + j];
+          auto* f = reinterpret_cast<fftwf_complex*>(t);
+          fftwf_execute_dft(fwd, f, f);
+          for (int64_t i = 0; i < h_; ++i)
+            for (int64_t j = 0; j < w_; ++j) t[i * w_ + j] *= p2[j];
+          fftwf_execute_dft(bwd, f, f);
+          for (int64_t i = 0; i < h_; ++i)
+            for (int64_t j = 1; j < w_; j += 2) t[i * w_ + j] = -t[i * w_ + j];
+        } else {
+          ArrayView<cfloat> v(t, {h_, w_});
+          fft1c(v, 1);
+          for (int64_t i = 0; i < h_; ++i)
+            for (int64_t j = 0; j < w_; ++j) t[i * w_ + j] *= p2[j] * static_cast<float>(w_);
+          ifft1c(v, 1);
+        }
       },
       recon_threads());
   combine(z);

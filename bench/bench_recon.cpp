@@ -1,0 +1,121 @@
+// Classical reconstruction benchmark (issue 5): one 16-coil 640x320 slice (2x readout
+// oversampling, brain-like phantom, smooth coil maps, noise), R=4 fastMRI equispaced-fraction
+// mask with 8 % centre. Measured beside Debian's bart by bench/recon_peer.sh on the same data
+// (`bench_recon --export-cfl DIR` writes it as BART .cfl):
+//   ESPIRiT 1 and 2 maps        vs  bart ecalib -m1 / ecalib (whole process)
+//   FISTA L1-wavelet iteration  vs  bart pics -S -R W:7:0:0.005 (per iteration, from -i 50/100)
+//   CG-SENSE iteration          vs  bart pics -S -l2 -r 0.01 (per iteration, from -i 10/40)
+// each with 1 and 2 threads (benchmark argument). Ours per iteration: from iters 10 and 30.
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "reconbench/fft/fft.hpp"
+#include "reconbench/io/cfl.hpp"
+#include "reconbench/recon/espirit.hpp"
+#include "reconbench/recon/ops.hpp"
+#include "reconbench/recon/pics.hpp"
+#include "reconbench/recon/threads.hpp"
+#include "reconbench/sampling/masks.hpp"
+
+namespace {
+
+using namespace rb;
+
+struct Slice {
+  Array<cfloat> k;  // [coil read phase], undersampled
+  std::vector<float> mask;
+  Array<cfloat> maps;  // ESPIRiT, 1 map
+};
+
+Slice make_slice(int64_t nc = 16, int64_t h = 640, int64_t w = 320) {
+  Slice s;
+  Array<cfloat> coil({nc, h, w});
+  std::mt19937 gen(11);
+  std::normal_distribution<float> nd(0, 1);
+  for (int64_t c = 0; c < nc; ++c) {
+    const double a = 2 * M_PI * c / nc;
+    for (int64_t i = 0; i < h; ++i)
+      for (int64_t j = 0; j < w; ++j) {
+        // FOV 2x along the readout: the head occupies the central half.
+        const double y = (i - h / 2.0) / (h / 4.0), x = (j - w / 2.0) / (w / 2.0);
+        double v = 0;
+        if (y * y / 0.8 + x * x / 0.6 < 1) v = 1.0;
+        if (y * y / 0.7 + x * x / 0.5 < 1) v = 0.5 + 0.2 * std::cos(9 * x) * std::sin(7 * y);
+        if ((y - 0.2) * (y - 0.2) / 0.02 + (x + 0.2) * (x + 0.2) / 0.01 < 1) v = 0.9;
+        const double d2 = std::pow(y - 1.2 * std::sin(a), 2) + std::pow(x - 1.2 * std::cos(a), 2);
+        coil.at(c, i, j) = std::polar<float>(float(v * std::exp(-d2 / 1.5)), float(a + 0.3 * x));
+      }
+  }
+  s.k = fft2c_copy(coil.view());
+  for (auto& v : s.k.vec()) v += cfloat(0.01f * nd(gen), 0.01f * nd(gen));
+  MaskFuncOptions mo;  // fastMRI 4X pseudo-equispaced
+  MaskFunc mf(mo);
+  s.mask = mf(w, MaskSeed{uint32_t{1}}).mask;
+  for (int64_t i = 0; i < s.k.size(); ++i)
+    if (s.mask[i % w] == 0) s.k[i] = 0;
+  recon::EspiritOptions eo;
+  eo.maps = 1;
+  s.maps = recon::espirit(s.k.view(), eo).maps;
+  return s;
+}
+
+const Slice& slice() {
+  static Slice s = make_slice();
+  return s;
+}
+
+void BM_Espirit(benchmark::State& st) {
+  const auto& s = slice();
+  recon::ScopedReconThreads t(static_cast<int>(st.range(1)));
+  recon::EspiritOptions o;
+  o.maps = st.range(0);
+  for (auto _ : st) benchmark::DoNotOptimize(recon::espirit(s.k.view(), o).maps.data());
+}
+BENCHMARK(BM_Espirit)->ArgNames({"maps", "threads"})->Args({1, 1})->Args({1, 2})->Args({2, 1})->Args({2, 2})
+    ->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
+
+// Per-iteration cost = (time(iters=30) - time(iters=10)) / 20, as for bart (fixed costs:
+// scaling, A^H y, allocation, cancel out).
+void BM_CsWavelet(benchmark::State& st) {
+  const auto& s = slice();
+  recon::ScopedReconThreads t(static_cast<int>(st.range(0)));
+  recon::CsOptions o;
+  o.max_iter = static_cast<int>(st.range(1));
+  for (auto _ : st) benchmark::DoNotOptimize(recon::cs_recon(s.k.view(), s.maps.view(), s.mask, o).data());
+}
+BENCHMARK(BM_CsWavelet)->ArgNames({"threads", "iters"})->Args({1, 10})->Args({1, 30})->Args({2, 10})
+    ->Args({2, 30})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_Sense(benchmark::State& st) {
+  const auto& s = slice();
+  recon::ScopedReconThreads t(static_cast<int>(st.range(0)));
+  recon::SenseOptions o;
+  o.max_iter = static_cast<int>(st.range(1));
+  o.tol = 0;
+  for (auto _ : st) benchmark::DoNotOptimize(recon::sense_recon(s.k.view(), s.maps.view(), s.mask, o).data());
+}
+BENCHMARK(BM_Sense)->ArgNames({"threads", "iters"})->Args({1, 10})->Args({1, 30})->Args({2, 10})
+    ->Args({2, 30})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // --export-cfl DIR: write the benchmark slice for bart (DIR/k, DIR/sens) and exit.
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--export-cfl") == 0) {
+      const std::string dir = argv[i + 1];
+      const auto& s = slice();
+      write_cfl(dir + "/k", kspace_slice_to_cfl(s.k.view()));
+      // maps [1 coil y x] -> [read phase 1 coil 1]: same layout as a k-space slice
+      Array<cfloat> m({s.maps.dim(1), s.maps.dim(2), s.maps.dim(3)}, s.maps.vec());
+      write_cfl(dir + "/sens", kspace_slice_to_cfl(m.view()));
+      return 0;
+    }
+  benchmark::Initialize(&argc, argv);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
