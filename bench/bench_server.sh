@@ -50,15 +50,22 @@ run_eval() {  # $1 = workers; prints seconds to score $SUBS submissions
     "$RB" submit "$WORK/sub" --server "http://127.0.0.1:$port" --token "$(cat "$WORK/tok$t")" --track multicoil_4x \
       --state "$WORK/state$t" >/dev/null 2>&1
   done
-  local t0=$(date +%s.%N) w=()
+  local w=()
   for k in $(seq "$1"); do
     "$RB" worker --data "$WORK/data" --db "$db" --blobs "$WORK/blobs$1" --once --poll 0.1 >"$WORK/worker$1-$k.log" 2>&1 &
     w+=($!)
   done
   wait "${w[@]}"
-  local t1=$(date +%s.%N)
   kill $srv; wait $srv 2>/dev/null || true
-  /usr/bin/python3 -c "print($t1 - $t0)"
+  # Queue time from the first claim to the last score (process start-up, which loads
+  # LibTorch, is not evaluation).
+  /usr/bin/python3 -c "
+import sqlite3; c = sqlite3.connect('$WORK/eval$1.db')
+a = c.execute(\"select min(at) from submission_events where state='evaluating'\").fetchone()[0]
+b = c.execute(\"select max(at) from submission_events where state='scored'\").fetchone()[0]
+n = c.execute(\"select count(*) from submissions where state='scored'\").fetchone()[0]
+assert n == $SUBS, n
+print(b - a)"
 }
 
 echo "== evaluation throughput ($SUBS submissions x 4 volumes x $SLICES slices of ${N}x${N})"

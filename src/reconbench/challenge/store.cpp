@@ -817,9 +817,41 @@ nlohmann::json Store::leaderboard(const std::string& phase_name, const std::stri
   }
   std::stable_sort(ranked.begin(), ranked.end(),
                    [](const Entry& a, const Entry& b) { return a.ssim > b.ssim; });
+  // Rank uncertainty over the ranked teams (design §3.2): per-volume SSIM of each team's
+  // best submission on the same volumes; P(rank = 1) from a volume bootstrap, and a paired
+  // bootstrap of (#1 - team) whose 95% CI containing 0 marks "statistically tied with #1".
+  std::vector<std::vector<double>> per_volume;
+  bool comparable = ranked.size() >= 2;
+  for (size_t k = 0; k < ranked.size() && comparable; ++k) {
+    auto v = q("SELECT volumes_json FROM scores WHERE submission_id=? ORDER BY (spec_hash=?) DESC, "
+               "id DESC LIMIT 1",
+               {ranked[k].j["submission"].get<int64_t>(), spec_hash});
+    std::map<std::string, double> by_file;
+    for (const auto& vol : nlohmann::json::parse(v[0].s(0)))
+      by_file[vol.value("file", "")] = vol["ssim"].is_number() ? vol["ssim"].get<double>() : std::nan("");
+    std::vector<double> row;
+    for (const auto& [file, ssim] : by_file) row.push_back(ssim);
+    for (double x : row) comparable = comparable && std::isfinite(x);
+    if (!per_volume.empty() && row.size() != per_volume[0].size()) comparable = false;
+    per_volume.push_back(std::move(row));
+  }
+  eval::BootstrapOptions bo;
+  bo.resamples = 1000;
+  bo.seed = 20202;
+  std::vector<double> p_first;
+  if (comparable) p_first = eval::probability_rank_first(per_volume, true, bo);
   nlohmann::json entries = nlohmann::json::array(), base = nlohmann::json::array();
   for (size_t k = 0; k < ranked.size(); ++k) {
     ranked[k].j["rank"] = k + 1;
+    if (comparable) {
+      ranked[k].j["p_rank_first"] = p_first[k];
+      if (k > 0) {
+        auto pb = eval::paired_bootstrap(per_volume[0], per_volume[k], bo);
+        ranked[k].j["difference_to_first"] = {{"mean", num(pb.mean_difference)},
+                                              {"ci", {num(pb.ci.lo), num(pb.ci.hi)}}};
+        ranked[k].j["tied_with_first"] = pb.ci.lo <= 0.0;
+      }
+    }
     entries.push_back(ranked[k].j);
   }
   for (auto& b : baselines) base.push_back(b.j);
@@ -830,6 +862,8 @@ nlohmann::json Store::leaderboard(const std::string& phase_name, const std::stri
           {"higher_is_better", {{"ssim", true}, {"ssim_masked", true}, {"psnr", true}, {"nmse", false}}},
           {"interval_labels", {{"quantile_interval", eval::kQuantileIntervalLabel},
                                {"bootstrap_ci", eval::kBootstrapLabel}}},
+          {"rank_uncertainty", "P(rank = 1): volume bootstrap (B = 1000); tied with #1: paired "
+                               "bootstrap 95% CI of the SSIM difference to #1 includes 0"},
           {"entries", entries},
           {"baselines", base}};
 }

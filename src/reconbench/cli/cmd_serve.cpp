@@ -14,7 +14,7 @@ namespace {
 
 struct ServeCmd final : rb::cli::Command {
   std::string data, db, blobs, web, host = "127.0.0.1", admin_token_file, port_file;
-  int port = 8080, workers = 1;
+  int port = 8080, workers = 1, http_threads = 32;
   double lease = 30;
   bool closed_registration = false;
   int64_t per_day = -1, total = -1, attempts = -1;
@@ -28,6 +28,8 @@ struct ServeCmd final : rb::cli::Command {
     app.add_option("--host", host, "address to listen on")->default_val("127.0.0.1");
     app.add_option("--workers", workers, "in-process evaluation workers (0 = only external `reconbench worker`)")
         ->default_val(1);
+    app.add_option("--http-threads", http_threads, "HTTP request threads (each keep-alive connection holds one)")
+        ->default_val(32);
     app.add_option("--lease", lease, "evaluation job lease in seconds (requeued when a worker stops heartbeating)")
         ->default_val(30);
     app.add_option("--web", web, "directory of the web UI (default: the source tree's web/)");
@@ -62,6 +64,7 @@ struct ServeCmd final : rb::cli::Command {
     opts.host = host;
     opts.port = port;
     opts.workers = workers;
+    opts.http_threads = http_threads;
     opts.lease_s = lease;
     opts.web_dir = web;
     opts.open_registration = !closed_registration;

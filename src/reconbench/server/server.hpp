@@ -51,6 +51,7 @@ struct ServerOptions {
   int port = 8080;                    // 0 = any free port
   std::filesystem::path web_dir;      // static UI; default <source>/web
   int workers = 1;                    // in-process evaluation workers
+  int http_threads = 32;              // request threads (a keep-alive connection holds one)
   double lease_s = 30;                // job lease
   bool open_registration = true;      // POST /api/register allowed
   int64_t max_chunk_bytes = 64 << 20; // one PUT of a resumable upload

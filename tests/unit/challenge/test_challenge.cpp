@@ -329,6 +329,13 @@ TEST_F(StoreTest, WorkerScoresRanksPinsBaselinesAndRescoreKeepsOldRows) {
   const auto& e = lb["entries"][0];
   EXPECT_GT(e["ssim"]["mean"].get<double>(), lb["entries"][2]["ssim"]["mean"].get<double>());
   EXPECT_TRUE(e["ssim"]["bootstrap_ci"].is_array());
+  // Rank uncertainty: probabilities sum to 1 and the clear winner is not tied with the worst.
+  double p_sum = 0;
+  for (const auto& x : lb["entries"]) p_sum += x["p_rank_first"].get<double>();
+  EXPECT_NEAR(p_sum, 1.0, 1e-9);
+  EXPECT_GT(e["p_rank_first"].get<double>(), 0.5);
+  EXPECT_FALSE(lb["entries"][2]["tied_with_first"].get<bool>());
+  EXPECT_GT(lb["entries"][2]["difference_to_first"]["mean"].get<double>(), 0);
   EXPECT_TRUE(e["by_contrast"].contains("AXT2"));
   EXPECT_TRUE(e["by_contrast"].contains("AXFLAIR"));
   EXPECT_TRUE(e["by_vendor"].contains("siemens"));
