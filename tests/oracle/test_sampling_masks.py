@@ -180,75 +180,89 @@ FILES = ["file_brain_AXT2_200_2000019.h5", "file_brain_AXFLAIR_201_6002893.h5",
 
 
 class MaskOracle(unittest.TestCase):
-    def compare(self, mtype, cfs, accs, seeds_cli, seeds_ref, widths=WIDTHS, repeat=1,
-                rng_seed=0, any_comb=False, offset=None):
-        ref = reference_lines(mtype, cfs, accs, widths, seeds_ref, repeat, rng_seed, any_comb,
-                              offset)
-        if any(r is None for r in ref):
-            self.fail(f"{mtype} {cfs} {accs}: the reference raises for some width; choose "
-                      "cases where fastMRI succeeds")
-        args = ["--type", mtype, "--width", fmt(widths), "--center-fractions", fmt(cfs),
-                "--accelerations", fmt(accs), "--rng-seed", str(rng_seed), "--repeat",
-                str(repeat), "--format", "json"] + seeds_cli
-        if any_comb:
-            args.append("--allow-any-combination")
-        if offset is not None:
-            args += ["--offset", str(offset)]
-        got = json.loads(run_mask(args).stdout)
-        if isinstance(got, dict):
-            got = [got]
-        self.assertEqual(len(got), len(ref))
-        for g, (idx, nlf) in zip(got, ref):
-            ctx = f"{mtype} cfs={cfs} accs={accs} width={g['width']} seed={g['seed']}"
-            self.assertEqual(g["indices"], idx, ctx)
-            self.assertEqual(g["num_low_frequencies"], nlf, ctx)
-            self.assertEqual(g["mask"], [1 if i in set(idx) else 0 for i in range(g["width"])])
+    """Each test sends all its cases to one `reconbench mask --requests -` run (the binary
+    links LibTorch, so a process per case would be slow) and compares every mask."""
 
-    def test_int_seeds_all_types(self):
-        seeds = [0, 1, 42, 123, 2**32 - 1]
-        for mtype in CLASSES:
-            for cfs, accs in CONFIGS:
-                if mtype == "magic_fraction" and 2 in accs:
-                    continue  # 2X with cf 0.16 leaves no outer lines at some widths (raises)
-                with self.subTest(type=mtype, cfs=cfs, accs=accs):
-                    self.compare(mtype, cfs, accs, ["--seed", fmt(seeds)], seeds)
+    def batch(self, cases):
+        """cases: dicts (mtype, cfs, accs, widths, seeds, repeat, rng_seed, any_comb, offset)."""
+        reqs, refs = [], []
+        for c in cases:
+            seeds = c.get("seeds", [None])
+            req = {"type": c["mtype"], "width": c.get("widths", WIDTHS),
+                   "center_fractions": c["cfs"], "accelerations": c["accs"],
+                   "allow_any_combination": c.get("any_comb", False),
+                   "rng_seed": c.get("rng_seed", 0), "repeat": c.get("repeat", 1)}
+            ints = [s for s in seeds if isinstance(s, int)]
+            files = [s for s in seeds if isinstance(s, str)]
+            if ints:
+                req["seed"] = ints
+            if files:
+                req["seed_file"] = ["/some/dir/" + f for f in files]
+            if c.get("offset") is not None:
+                req["offset"] = c["offset"]
+            ref_seeds = ints + [ords(f) for f in files] if (ints or files) else [None]
+            reqs.append(req)
+            refs.append(reference_lines(c["mtype"], c["cfs"], c["accs"], req["width"],
+                                        ref_seeds, req["repeat"], req["rng_seed"],
+                                        req["allow_any_combination"], c.get("offset")))
+        p = subprocess.run([RECONBENCH, "mask", "--requests", "-"], input=json.dumps(reqs),
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        got_all = json.loads(p.stdout)
+        self.assertEqual(len(got_all), len(reqs))
+        n = 0
+        for req, ref, got in zip(reqs, refs, got_all):
+            if any(r is None for r in ref):
+                # fastMRI raises for some draw: reconbench must refuse the request too
+                self.assertIsInstance(got, dict, f"{req}: fastMRI raises, reconbench did not")
+                self.assertIn("error", got)
+                continue
+            self.assertIsInstance(got, list, f"{req}: {got}")
+            self.assertEqual(len(got), len(ref))
+            for g, (idx, nlf) in zip(got, ref):
+                ctx = f"{req['type']} cfs={req['center_fractions']} " \
+                      f"accs={req['accelerations']} width={g['width']} seed={g['seed']}"
+                self.assertEqual(g["indices"], idx, ctx)
+                self.assertEqual(g["num_low_frequencies"], nlf, ctx)
+                s = set(idx)
+                self.assertEqual(g["mask"], [1 if i in s else 0 for i in range(g["width"])])
+                n += 1
+        return n
 
-    def test_file_name_seeds(self):
-        for mtype in CLASSES:
-            for cfs, accs in CONFIGS[:3]:
-                with self.subTest(type=mtype, cfs=cfs, accs=accs):
-                    cli = []
-                    for f in FILES:
-                        cli += ["--seed-file", "/some/dir/" + f]
-                    self.compare(mtype, cfs, accs, cli, [ords(f) for f in FILES])
+    def test_int_and_file_seeds_all_types(self):
+        seeds = [0, 1, 42, 123, 2**32 - 1] + FILES
+        cases = [dict(mtype=t, cfs=cfs, accs=accs, seeds=seeds)
+                 for t in CLASSES for cfs, accs in CONFIGS
+                 if not (t == "magic_fraction" and 2 in accs)]
+        self.assertGreater(self.batch(cases), 5000)
+        # magic_fraction at 2X with cf 0.16 leaves no outer lines at some widths: fastMRI
+        # raises there, and so must reconbench
+        self.batch([dict(mtype="magic_fraction", cfs=[0.16], accs=[2], seeds=[0],
+                         widths=[200, 320])])
 
     def test_unseeded_draws_follow_the_function_rng(self):
         # MaskFunc(seed=N) drawn from repeatedly: the state carries over between masks.
-        for mtype in CLASSES:
-            for rng_seed in (0, 7, 2**31):
-                with self.subTest(type=mtype, rng_seed=rng_seed):
-                    self.compare(mtype, [0.08, 0.04], [4, 8], [], [None],
-                                 widths=[320, 333, 256], repeat=4, rng_seed=rng_seed)
+        self.batch([dict(mtype=t, cfs=[0.08, 0.04], accs=[4, 8], widths=[320, 333, 256],
+                         repeat=4, rng_seed=r) for t in CLASSES for r in (0, 7, 2**31)])
 
     def test_any_combination(self):
-        for mtype in ("random", "equispaced_fraction", "magic"):
-            with self.subTest(type=mtype):
-                self.compare(mtype, [0.04, 0.08], [8, 4], ["--seed", "2,8,99"], [2, 8, 99],
-                             any_comb=True)
-                # (0.08 x 16 would leave no outer lines for equispaced_fraction: it raises)
-                self.compare(mtype, [0.04, 0.02], [16, 8, 4], [], [None], widths=[320, 300],
-                             repeat=5, rng_seed=8, any_comb=True)
+        cases = []
+        for t in ("random", "equispaced_fraction", "magic"):
+            cases.append(dict(mtype=t, cfs=[0.04, 0.08], accs=[8, 4], seeds=[2, 8, 99],
+                              any_comb=True))
+            # (0.08 x 16 would leave no outer lines for equispaced_fraction: it raises)
+            cases.append(dict(mtype=t, cfs=[0.04, 0.02], accs=[16, 8, 4], widths=[320, 300],
+                              repeat=5, rng_seed=8, any_comb=True))
+        self.batch(cases)
 
     def test_fixed_offsets(self):
-        for mtype in ("equispaced", "equispaced_fraction", "magic", "magic_fraction"):
-            for off in (0, 1, 2, 3, 5):
-                with self.subTest(type=mtype, offset=off):
-                    self.compare(mtype, [0.08, 0.04], [4, 8], ["--seed", "3"], [3], offset=off)
+        self.batch([dict(mtype=t, cfs=[0.08, 0.04], accs=[4, 8], seeds=[3], offset=off)
+                    for t in ("equispaced", "equispaced_fraction", "magic", "magic_fraction")
+                    for off in (0, 1, 2, 3, 5)])
 
     def test_non_integer_acceleration_fraction_masks(self):
-        for mtype in ("random", "equispaced_fraction", "magic_fraction"):
-            with self.subTest(type=mtype):
-                self.compare(mtype, [0.08, 0.05], [4.5, 6.3], ["--seed", "0,5"], [0, 5])
+        self.batch([dict(mtype=t, cfs=[0.08, 0.05], accs=[4.5, 6.3], seeds=[0, 5])
+                    for t in ("random", "equispaced_fraction", "magic_fraction")])
 
     def test_fastmri_golden_choose_acceleration(self):
         # fastMRI tests/test_transforms.py::test_fraction_accel_sync
