@@ -42,7 +42,7 @@ struct FileProblem {
 // Evaluate one pair; per-file problems become FileProblem (never silently skipped).
 std::optional<FileProblem> evaluate_pair(const fs::path& tpath, const fs::path& ppath,
                                          const EvalOptions& opts, int threads,
-                                         VolumeResult& out) {
+                                         bool drop_maps, VolumeResult& out) {
   EvalInput t, p;
   try {
     t = read_eval_input(tpath, {"reconstruction_rss", "reconstruction"});
@@ -95,6 +95,10 @@ std::optional<FileProblem> evaluate_pair(const fs::path& tpath, const fs::path& 
     Array<float> tc = crop_volume(t.volume.view(), c, tpath.string());
     Array<float> pc = crop_volume(p.volume.view(), c, ppath.string());
     opts.on_volume(out.file, tc.view(), pc.view(), out.metrics);
+  }
+  if (drop_maps) {  // a directory run keeps only the numbers (maps are ~12 MB per volume)
+    out.metrics.ssim_maps.clear();
+    out.metrics.mask.reset();
   }
   return std::nullopt;
 }
@@ -170,7 +174,8 @@ GroupSummary summarize_volumes(const std::vector<const VolumeResult*>& vols,
 VolumeResult evaluate_files(const fs::path& target_file, const fs::path& prediction_file,
                             const EvalOptions& opts) {
   VolumeResult r;
-  auto problem = evaluate_pair(target_file, prediction_file, opts, opts.metrics.threads, r);
+  auto problem = evaluate_pair(target_file, prediction_file, opts, opts.metrics.threads,
+                               /*drop_maps=*/false, r);
   if (problem) throw UserError(problem->reason);
   return r;
 }
@@ -240,7 +245,7 @@ EvalRun evaluate_directories(const fs::path& target_dir, const fs::path& predict
       [&](int64_t i) {
         check_interrupted();
         problems[i] = evaluate_pair(jobs[i].target, jobs[i].prediction, opts,
-                                    by_file ? 1 : threads, results[i]);
+                                    by_file ? 1 : threads, /*drop_maps=*/true, results[i]);
         if (progress) progress->tick(1, jobs[i].target.filename().string());
       },
       by_file ? threads : 1);
