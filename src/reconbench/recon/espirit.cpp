@@ -134,8 +134,7 @@ float crop_weight(float lambda, const EspiritOptions& opt) {
 EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
   RB_ASSERT(kspace.ndim() == 3, "kspace [coil read phase]");
   const int64_t nc = kspace.dim(0), H = kspace.dim(1), W = kspace.dim(2), np = H * W;
-  const int64_t k = opt.kernel;
-  RB_CHECK(k >= 1, "espirit: kernel size must be >= 1 (got ", k, ")");
+  RB_CHECK(opt.kernel >= 1, "espirit: kernel size must be >= 1 (got ", opt.kernel, ")");
   RB_CHECK(opt.maps >= 1 && opt.maps <= nc, "espirit: maps must be in [1, coils=", nc,
            "] (got ", opt.maps, ")");
   RB_CHECK(opt.threshold >= 0 && opt.threshold < 1, "espirit: threshold must be in [0, 1)");
@@ -144,9 +143,12 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
   EspiritMaps out;
   out.calib = find_calibration_region(kspace, opt.calib_max);
   const CalibRegion& cr = out.calib;
-  RB_CHECK(cr.h >= k && cr.w >= k, "espirit: fully sampled calibration region ", cr.h, "x",
-           cr.w, " is smaller than the kernel ", k, "x", k,
-           " (needs a fully sampled k-space centre)");
+  int64_t k = opt.kernel;
+  if (opt.shrink_kernel && (cr.h < k || cr.w < k)) k = std::min(cr.h, cr.w);
+  RB_CHECK(k >= 3 && cr.h >= k && cr.w >= k, "espirit: fully sampled calibration region ", cr.h,
+           "x", cr.w, " is smaller than the kernel ", opt.kernel, "x", opt.kernel,
+           " (needs a fully sampled k-space centre of at least 3x3)");
+  out.kernel = k;
 
   // ---- 2. calibration matrix and its singular vectors -------------------------------
   const int64_t ny = cr.h - k + 1, nx = cr.w - k + 1, rows = ny * nx, cols = nc * k * k;

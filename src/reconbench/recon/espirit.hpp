@@ -40,6 +40,8 @@ struct EspiritOptions {
   int max_iter = 30;         // per-pixel iteration cap (BART runs exactly 30)
   float tol = 1e-7f;         // convergence: ||v_new - v||^2 < tol for every map
   bool warm_start = true;    // start from the previous pixel's eigenvectors
+  bool shrink_kernel = true; // calibration box narrower than the kernel (e.g. 8X on a small
+                             // matrix): use k = min(box) (>= 3) instead of failing as BART does
 };
 
 // Calibration box [y0, y0 + h) x [x0, x0 + w) in k-space [read phase].
@@ -55,6 +57,7 @@ struct EspiritMaps {
   Array<float> eigenvalues;  // [map y x]
   CalibRegion calib;
   int64_t kernels_kept = 0, kernels_total = 0;
+  int64_t kernel = 0;  // kernel size used
 };
 
 // kspace [coil read phase] (zeros where unsampled). Throws UserError if the calibration

@@ -57,7 +57,9 @@ Array<cfloat> grappa(ArrayView<const cfloat> kspace, std::span<const float> mask
 
   // Geometry of every missing column (sources must lie in the ACS-trainable span).
   std::map<Geometry, std::vector<int64_t>> groups;
-  for (int64_t j = 0; j < W; ++j) {
+  const int64_t f0 = opt.fill_begin >= 0 ? opt.fill_begin : samp_cols.front();
+  const int64_t f1 = opt.fill_end >= 0 ? std::min(opt.fill_end, W) : samp_cols.back() + 1;
+  for (int64_t j = std::max<int64_t>(f0, 0); j < f1; ++j) {
     if (sampled[j]) continue;
     Geometry g;
     auto it = std::lower_bound(samp_cols.begin(), samp_cols.end(), j);
@@ -106,7 +108,7 @@ Array<cfloat> grappa(ArrayView<const cfloat> kspace, std::span<const float> mask
         Eigen::MatrixXcf shs = Eigen::MatrixXcf::Zero(nsrc, nsrc);
         shs.selfadjointView<Eigen::Lower>().rankUpdate(S.adjoint());
         shs.triangularView<Eigen::StrictlyUpper>() = shs.adjoint();
-        const float lam = opt.lambda * shs.norm() / static_cast<float>(nsrc);
+        const float lam = opt.lambda * (opt.trace_reg ? shs.trace().real() : shs.norm()) / static_cast<float>(nsrc);
         shs.diagonal().array() += lam;
         Eigen::MatrixXcf sht = S.adjoint() * T;
         Eigen::MatrixXcf kernel = shs.ldlt().solve(sht);

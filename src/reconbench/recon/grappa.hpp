@@ -9,8 +9,8 @@
 //    `kernel_read` neighbouring readout samples, in every coil. The offset tuple is the
 //    geometry; missing columns with the same tuple share one kernel.
 //  * Fit per geometry on the ACS (all target columns whose sources fall inside it):
-//        W = (S^H S + lambda' I)^-1 S^H T,   lambda' = lambda ||S^H S||_F / n_sources
-//    (Tikhonov as pygrappa, whose default lambda is 0.01; ours 0.001), S = source rows, T = target samples.
+//        W = (S^H S + lambda' I)^-1 S^H T,   lambda' = lambda trace(S^H S) / n_sources
+//    (Tikhonov; pygrappa uses 0.01 ||S^H S||_F / n), S = source rows, T = target samples.
 //    Geometries wider than the ACS drop their farthest sources until they fit.
 //  * Fill: missing samples = sources W; measured samples are kept.
 #pragma once
@@ -24,11 +24,18 @@ namespace rb::recon {
 
 struct GrappaOptions {
   int64_t kernel_read = 5;        // readout extent of the source window (odd)
-  int64_t sources_per_side = 2;   // nearest sampled columns used on each side
-  float lambda = 0.001f;          // Tikhonov weight, relative (pygrappa: 0.01; 0.001 fits
-                                  // better on simulated brain data at 4X)
+  int64_t sources_per_side = 1;   // nearest sampled columns used on each side
+  float lambda = 0.1f;            // Tikhonov weight, relative to trace(S^H S)/n (pygrappa:
+                                  // 0.01 x ||S^H S||_F / n; ours measured better on the
+                                  // simulated 5-6 coil data at 4X)
   int64_t train_rows = 192;       // central readout rows used for fitting (0 = all)
   int64_t min_acs = 4;            // fewer ACS columns than this is a UserError
+  // Phase columns that may be filled: [fill_begin, fill_end); -1 = from the first to the last
+  // sampled column (interpolation only). Columns outside the acquired range (fastMRI
+  // padding_left/right) are zero in the ground truth too and must stay zero.
+  int64_t fill_begin = -1, fill_end = -1;
+  // lambda' = lambda trace(S^H S) / n (mean eigenvalue) instead of pygrappa's Frobenius norm.
+  bool trace_reg = true;
 };
 
 struct GrappaStats {

@@ -115,6 +115,15 @@ TEST(Espirit, RejectsTooSmallCalibration) {
   auto p = test::make_phantom(4, 64, 48);
   auto k = test::apply_mask(p.kspace, test::equispaced_mask(48, 8, 2));
   EXPECT_THROW(espirit(k.view()), UserError);
+  // 4 centre lines: the kernel shrinks to 4 (or fails without shrink_kernel, as BART).
+  auto k4 = test::apply_mask(p.kspace, test::equispaced_mask(48, 8, 4));
+  EspiritOptions o;
+  o.maps = 1;
+  auto e = espirit(k4.view(), o);
+  EXPECT_EQ(e.kernel, e.calib.w);
+  EXPECT_LE(e.kernel, 5);
+  o.shrink_kernel = false;
+  EXPECT_THROW(espirit(k4.view(), o), UserError);
 }
 
 TEST(Sense, FullySampledReproducesRss) {
