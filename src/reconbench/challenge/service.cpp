@@ -198,7 +198,11 @@ nlohmann::json Service::close_phase(const std::string& phase) {
         const int64_t cap = std::max<int64_t>(1, (want + 2) / 3);
         if (pass == 0 && per_contrast[f.contrast] >= cap) continue;
         ++per_contrast[f.contrast];
-        cases.push_back({f.name, std::max<int64_t>(0, f.slices / 2)});
+        // Show the slice through the (first) lesion where the manifest gives one.
+        const int64_t slice = f.lesion_slice >= 0 && (f.slices <= 0 || f.lesion_slice < f.slices)
+                                  ? f.lesion_slice
+                                  : std::max<int64_t>(0, f.slices / 2);
+        cases.push_back({f.name, slice});
       }
     const int64_t id = store_->create_study(phase, track.name, current_spec_hash(), cases, opts_.finalists);
     if (id > 0) out["studies"].push_back({{"id", id}, {"track", track.name}, {"cases", cases.size()}});

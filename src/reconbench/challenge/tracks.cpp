@@ -85,8 +85,15 @@ Manifest load_manifest(const std::filesystem::path& data_dir) {
         e.recon_w = f["recon"][1].get<int64_t>();
       }
       e.acceleration = get_or<int64_t>(f, "acceleration", 0);
-      if (f.contains("lesions") && f["lesions"].is_array())
+      if (f.contains("lesions") && f["lesions"].is_array()) {
         e.lesions = static_cast<int64_t>(f["lesions"].size());
+        for (const auto& l : f["lesions"]) {
+          if (e.lesion_slice >= 0 || !l.is_object() || !l.contains("slice_range")) continue;
+          const auto& r = l["slice_range"];
+          if (r.is_array() && r.size() == 2 && r[0].is_number_integer() && r[1].is_number_integer())
+            e.lesion_slice = (r[0].get<int64_t>() + r[1].get<int64_t>()) / 2;
+        }
+      }
       e.ground_truth = get_or<std::string>(f, "ground_truth", "");
       m.files.push_back(std::move(e));
     } catch (const nlohmann::json::exception& ex) {

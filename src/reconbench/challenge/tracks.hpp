@@ -53,6 +53,7 @@ struct ManifestFile {
   int64_t recon_h = 0, recon_w = 0;
   int64_t acceleration = 0;
   int64_t lesions = 0;      // number of simulated lesions (reader-study case selection)
+  int64_t lesion_slice = -1;  // middle of the first lesion's "slice_range" (-1: none given)
   std::string ground_truth; // relative to DATA; "" when absent
 };
 

@@ -89,7 +89,7 @@ inline fs::path make_dataset(const fs::path& root) {
                           {"slices", f.slices},
                           {"recon", {32, 32}},
                           {"acceleration", f.acceleration},
-                          {"lesions", f.name == "file_brain_AXT2_101.h5" ? nlohmann::json::array({{{"kind", "tumour"}}})
+                          {"lesions", f.name == "file_brain_AXT2_101.h5" ? nlohmann::json::array({{{"type", "glioma"}, {"slice_range", {1, 1}}}})
                                                                          : nlohmann::json::array()},
                           {"ground_truth", gt}});
   }

@@ -403,6 +403,7 @@ TEST_F(StoreTest, CloseFormsReaderStudyWithSeededBlindingAndTableIV) {
   EXPECT_EQ(study["candidates"][2]["team"], "team2");
   ASSERT_EQ(study["cases"].size(), 2u);
   EXPECT_EQ(study["cases"][0]["volume"], "file_brain_AXT2_101.h5") << "lesion cases first";
+  EXPECT_EQ(study["cases"][0]["slice"], 1) << "the slice through the lesion";
   EXPECT_EQ(svc->close_phase("challenge")["studies"][0]["id"], sid) << "idempotent";
   // Six readers; positions are a permutation, stable per reader, and vary across readers.
   std::vector<int64_t> readers;
