@@ -51,33 +51,39 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
   const double c1 = (o.k1 * data_range) * (o.k1 * data_range);
   const double c2 = (o.k2 * data_range) * (o.k2 * data_range);
 
-  std::vector<double> buf(static_cast<size_t>(5 * w + 5 * w + 4 * ow));
-  double* __restrict cx = buf.data();
-  double* __restrict cy = cx + w;
-  double* __restrict cxx = cy + w;
-  double* __restrict cyy = cxx + w;
-  double* __restrict cxy = cyy + w;
-  double* __restrict hsum = cxy + w;  // 5 x w: horizontal sums (and the doubling temp)
-  double* __restrict srow = hsum + 5 * w;
+  // Sums and differences u = x + y, v = x - y need 4 box sums instead of 5:
+  //   2 mu_x mu_y = (mu_u^2 - mu_v^2) / 2,   mu_x^2 + mu_y^2 = (mu_u^2 + mu_v^2) / 2,
+  //   2 sigma_xy = (sigma_u^2 - sigma_v^2) / 2, sigma_x^2 + sigma_y^2 = (sigma_u^2 + sigma_v^2) / 2,
+  // so S = (mu_u^2 - mu_v^2 + 2 C1)(sigma_u^2 - sigma_v^2 + 2 C2)
+  //      / ((mu_u^2 + mu_v^2 + 2 C1)(sigma_u^2 + sigma_v^2 + 2 C2)).
+  // (u, v of float inputs are exact in double; identical images give v = 0 and S = 1 exactly.)
+  std::vector<double> buf(static_cast<size_t>(4 * w + 4 * w + 4 * ow));
+  double* __restrict cu = buf.data();
+  double* __restrict cv = cu + w;
+  double* __restrict cuu = cv + w;
+  double* __restrict cvv = cuu + w;
+  double* __restrict hsum = cvv + w;  // 4 x w: horizontal sums (and the doubling temp)
+  double* __restrict srow = hsum + 4 * w;
   double* __restrict acc_s = srow + ow;
   double* __restrict acc_m = acc_s + ow;
   double* __restrict cnt_m = acc_m + ow;
   std::fill(buf.begin(), buf.end(), 0.0);
+  const double c1x2 = 2.0 * c1, c2x2 = 2.0 * c2;
 
   for (int64_t r = 0; r < win; ++r) {
     const float* xr = x + r * w;
     const float* yr = y + r * w;
     for (int64_t j = 0; j < w; ++j) {
       const double a = xr[j], b = yr[j];
-      cx[j] += a;
-      cy[j] += b;
-      cxx[j] += a * a;
-      cyy[j] += b * b;
-      cxy[j] += a * b;
+      const double u = a + b, v = a - b;
+      cu[j] += u;
+      cv[j] += v;
+      cuu[j] += u * u;
+      cvv[j] += v * v;
     }
   }
 
-  const double* cols[5] = {cx, cy, cxx, cyy, cxy};
+  const double* cols[4] = {cu, cv, cuu, cvv};
   for (int64_t i = 0; i < oh; ++i) {
     if (i > 0) {
       const float* xn = x + (i + win - 1) * w;
@@ -86,15 +92,15 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
       const float* yo = y + (i - 1) * w;
       for (int64_t j = 0; j < w; ++j) {
         const double a = xn[j], b = yn[j], ao = xo[j], bo = yo[j];
-        cx[j] = cx[j] + a - ao;
-        cy[j] = cy[j] + b - bo;
-        cxx[j] = cxx[j] + a * a - ao * ao;
-        cyy[j] = cyy[j] + b * b - bo * bo;
-        cxy[j] = cxy[j] + a * b - ao * bo;
+        const double un = a + b, vn = a - b, uo = ao + bo, vo = ao - bo;
+        cu[j] = cu[j] + un - uo;
+        cv[j] = cv[j] + vn - vo;
+        cuu[j] = cuu[j] + un * un - uo * uo;
+        cvv[j] = cvv[j] + vn * vn - vo * vo;
       }
     }
     // Horizontal window sums: hs_q[j] = sum_{t < win} col_q[j + t].
-    for (int q = 0; q < 5; ++q) {
+    for (int q = 0; q < 4; ++q) {
       const double* __restrict c = cols[q];
       double* __restrict hs = hsum + q * w;
       if constexpr (kWin == 7) {
@@ -107,20 +113,18 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
           for (int64_t j = 0; j < ow; ++j) hs[j] += c[j + t];
       }
     }
-    const double* __restrict sx = hsum;
-    const double* __restrict sy = hsum + w;
-    const double* __restrict sxx = hsum + 2 * w;
-    const double* __restrict syy = hsum + 3 * w;
-    const double* __restrict sxy = hsum + 4 * w;
+    const double* __restrict su = hsum;
+    const double* __restrict sv = hsum + w;
+    const double* __restrict suu = hsum + 2 * w;
+    const double* __restrict svv = hsum + 3 * w;
     for (int64_t j = 0; j < ow; ++j) {
-      const double ux = sx[j] * inv_n, uy = sy[j] * inv_n;
-      const double uxx = sxx[j] * inv_n, uyy = syy[j] * inv_n, uxy = sxy[j] * inv_n;
-      const double vx = cov_norm * (uxx - ux * ux);
-      const double vy = cov_norm * (uyy - uy * uy);
-      const double vxy = cov_norm * (uxy - ux * uy);
-      const double a1 = 2.0 * ux * uy + c1, a2 = 2.0 * vxy + c2;
-      const double b1 = ux * ux + uy * uy + c1, b2 = vx + vy + c2;
-      const double s = (a1 * a2) / (b1 * b2);
+      const double mu = su[j] * inv_n, mv = sv[j] * inv_n;
+      const double mu2 = mu * mu, mv2 = mv * mv;
+      const double vu = cov_norm * (suu[j] * inv_n - mu2);
+      const double vv = cov_norm * (svv[j] * inv_n - mv2);
+      const double num = (mu2 - mv2 + c1x2) * (vu - vv + c2x2);
+      const double den = (mu2 + mv2 + c1x2) * (vu + vv + c2x2);
+      const double s = num / den;
       srow[j] = s;
       acc_s[j] += s;
     }
