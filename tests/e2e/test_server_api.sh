@@ -144,7 +144,8 @@ curl -sS "$URL/api/leaderboard/test/multicoil_4x" >"$WORK/lb.json"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $BOB" "$URL/api/submissions/$SUB")" = 404 ] || fail "isolation"
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/ground_truth/multicoil_test/file_brain_AXT2_001.h5")" = 404 ] || fail "GT exposed"
 # The web UI is served.
-curl -sS "$URL/index.html" | grep -q "Leaderboards" || fail "web UI not served"
+curl -sS "$URL/index.html" >"$WORK/index.html"   # (not piped into grep -q: SIGPIPE + pipefail)
+grep -q "Leaderboards" "$WORK/index.html" || fail "web UI not served"
 
 # ---- rescore keeps old rows; close; export works without the server
 "$RB" rescore --data "$DATA" --db "$DB" >"$WORK/rescore.log"; grep -q "0 jobs queued" "$WORK/rescore.log" || fail "rescore"
