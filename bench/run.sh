@@ -42,3 +42,7 @@ for s in "$SRC"/bench/section_*.sh; do
   echo
   bash "$s" "$BUILD" "$TMP"
 done
+
+echo
+echo "== Challenge server: wrk on the leaderboard, evaluation throughput 1 vs 2 workers (issue 7) =="
+bash "$SRC/bench/bench_server.sh" "$BUILD"
