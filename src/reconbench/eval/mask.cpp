@@ -149,11 +149,16 @@ MaskThreshold mask_threshold(ArrayView<const float> v, const ForegroundMaskOptio
   std::vector<float> sample;
   sample.reserve(static_cast<size_t>(n / stride + 1));
   for (int64_t i = 0; i < n; i += stride) sample.push_back(v[i]);
-  std::sort(sample.begin(), sample.end());
   const double hpos = 0.99 * static_cast<double>(sample.size() - 1);
   const size_t lo = static_cast<size_t>(std::floor(hpos));
   const size_t hi = std::min(lo + 1, sample.size() - 1);
-  t.signal_level = sample[lo] + (hpos - std::floor(hpos)) * (double(sample[hi]) - sample[lo]);
+  // Order statistics lo and lo + 1 (= the minimum of what follows lo) without a full sort.
+  std::nth_element(sample.begin(), sample.begin() + static_cast<std::ptrdiff_t>(lo), sample.end());
+  const double v_lo = sample[lo];
+  const double v_hi =
+      hi == lo ? v_lo
+               : *std::min_element(sample.begin() + static_cast<std::ptrdiff_t>(hi), sample.end());
+  t.signal_level = v_lo + (hpos - std::floor(hpos)) * (v_hi - v_lo);
   t.threshold = std::max(o.noise_factor * t.noise_floor, o.signal_floor * t.signal_level);
   return t;
 }

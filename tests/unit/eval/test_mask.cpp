@@ -133,3 +133,13 @@ TEST(EvalMask, ZeroedBackgroundLosesUnmaskedSsimAndRecoversWithMasking) {
 }
 
 }  // namespace
+
+namespace {
+TEST(EvalMask, SignalLevelIsTheNumpy99thPercentile) {
+  // numpy.percentile(arange(100), 99) = 98.01; corner medians of a ramp for the noise floor.
+  Array<float> x({1, 10, 10});
+  for (int64_t i = 0; i < 100; ++i) x[(i * 37) % 100] = static_cast<float>(i);
+  ev::MaskThreshold t = ev::mask_threshold(x.view());
+  EXPECT_NEAR(t.signal_level, 98.01, 1e-9);
+}
+}  // namespace
