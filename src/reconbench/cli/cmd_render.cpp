@@ -54,35 +54,52 @@ struct RenderCmd final : rb::cli::Command {
   }
 
   int run() override {
-    std::vector<fs::path> files;
+    // (file, group key, middle-slice image)
+    std::map<std::string, std::vector<std::pair<fs::path, rb::Array<float>>>> groups;
+    size_t nfiles = 0;
+    auto middle = [](const rb::Array<float>& vol) {
+      const int64_t s = vol.dim(0) / 2, h = vol.dim(1), w = vol.dim(2);
+      rb::Array<float> img({h, w});
+      std::copy(vol.data() + s * h * w, vol.data() + (s + 1) * h * w, img.data());
+      return img;
+    };
     for (const auto& in : inputs) {
       const fs::path p(in);
       if (fs::is_directory(p) && fs::exists(p / "manifest.json")) {
+        // A simulated dataset: masked files are shown through their hidden ground truth.
         const auto j = nlohmann::json::parse(rb::read_file(p / "manifest.json"));
-        for (const auto& e : j.at("files")) files.push_back(p / e.at("file").get<std::string>());
-      } else {
-        for (const auto& f : rb::list_inputs({in}, ".h5")) files.push_back(f);
+        for (const auto& e : j.at("files")) {
+          const fs::path f = p / e.at("file").get<std::string>();
+          const bool gt = e.contains("ground_truth") && e.at("ground_truth").is_string();
+          rb::Array<float> img =
+              gt ? middle(rb::read_reconstruction(p / e.at("ground_truth").get<std::string>(),
+                                                  "reconstruction_rss"))
+                 : rb::FastMriFile(f).read_target_slice(e.at("slices").get<int64_t>() / 2);
+          const std::string key =
+              e.at("contrast").get<std::string>() + " / " + e.at("vendor").get<std::string>();
+          groups[key].emplace_back(f, std::move(img));
+          ++nfiles;
+        }
+        continue;
+      }
+      for (const auto& f : rb::list_inputs({in}, ".h5")) {
+        rb::FastMriFile fm(f);
+        const int64_t s = fm.num_slices() / 2;
+        rb::Array<float> img;
+        if (fm.has_target()) {
+          img = fm.read_target_slice(s);
+        } else {
+          const auto& hd = fm.header();
+          const int64_t h = hd.recon_x > 0 ? std::min(hd.recon_x, fm.readout()) : fm.phase();
+          const int64_t w = hd.recon_y > 0 ? std::min(hd.recon_y, fm.phase()) : fm.phase();
+          img = rb::sim::rss_crop(fm.read_kspace_slice(s).view(), h, w);
+        }
+        const std::string vendor = fm.has_header() ? fm.header().vendor : "?";
+        groups[fm.acquisition() + " / " + vendor].emplace_back(f, std::move(img));
+        ++nfiles;
       }
     }
-    RB_CHECK(!files.empty(), "render: no .h5 files in the inputs");
-    // Group by contrast / vendor.
-    std::map<std::string, std::vector<std::pair<fs::path, rb::Array<float>>>> groups;
-    for (const auto& f : files) {
-      rb::FastMriFile fm(f);
-      const int64_t s = fm.num_slices() / 2;
-      rb::Array<float> img;
-      if (fm.has_target()) {
-        img = fm.read_target_slice(s);
-      } else {
-        const auto& hd = fm.header();
-        const int64_t h = hd.recon_x > 0 ? std::min(hd.recon_x, fm.readout()) : fm.phase();
-        const int64_t w = hd.recon_y > 0 ? std::min(hd.recon_y, fm.phase()) : fm.phase();
-        img = rb::sim::rss_crop(fm.read_kspace_slice(s).view(), h, w);
-      }
-      std::string vendor = fm.has_header() ? fm.header().vendor : "?";
-      const std::string key = fm.acquisition() + " / " + vendor;
-      groups[key].emplace_back(f, std::move(img));
-    }
+    RB_CHECK(nfiles > 0, "render: no .h5 files in the inputs");
     std::vector<rb::Image8> rows;
     int64_t row_width = 0;
     std::ofstream legend(out + ".txt");
@@ -123,7 +140,7 @@ struct RenderCmd final : rb::cli::Command {
       r = std::move(p);
     }
     rb::write_png(out, rb::vconcat(rows, 4));
-    std::cout << "wrote " << out << " (" << files.size() << " files, " << rows.size() << " rows)\n";
+    std::cout << "wrote " << out << " (" << nfiles << " files, " << rows.size() << " rows)\n";
     return 0;
   }
 };
@@ -131,8 +148,8 @@ struct RenderCmd final : rb::cli::Command {
 const rb::cli::Registrar reg(
     {"render", "montage PNG of the middle slice of each file, per contrast and vendor",
      "For every fastMRI file (or every file of a dataset's manifest) renders the RSS of the "
-     "middle slice (reconstruction_rss if present, else the zero-filled RSS of the stored "
-     "k-space cropped to reconSpace), windowed to its 99.5th percentile, as tiles in rows "
+     "middle slice (reconstruction_rss if present, the hidden ground truth for masked files of "
+     "a dataset root, else the zero-filled RSS of the stored k-space cropped to reconSpace), windowed to its 99.5th percentile, as tiles in rows "
      "grouped by contrast and vendor. The row order is printed and written to OUT.txt.",
      {"reconbench render data/ci --out ci.png",
       "reconbench render data/small/multicoil_val --out val.png --tile 256"},

@@ -179,13 +179,21 @@ void TissueAtlas::normalise() {
 
 void TissueAtlas::compute_brain_box() {
   double lo[3] = {1e9, 1e9, 1e9}, hi[3] = {-1e9, -1e9, -1e9};
+  double hlo[3] = {1e9, 1e9, 1e9}, hhi[3] = {-1e9, -1e9, -1e9};
   for (int64_t k = 0; k < nz_; ++k)
     for (int64_t j = 0; j < ny_; ++j)
       for (int64_t i = 0; i < nx_; ++i) {
-        const float b = get(i, j, k, kGM - 1) + get(i, j, k, kWM - 1) + get(i, j, k, kDeepGM - 1);
-        if (b < 0.5f) continue;
         const double p[3] = {origin_[0] + i * spacing_, origin_[1] + j * spacing_,
                              origin_[2] + k * spacing_};
+        float nonair = 0;
+        for (int c = 0; c < kNumTissues - 1; ++c) nonair += get(i, j, k, c);
+        if (nonair > 0.5f)
+          for (int d = 0; d < 3; ++d) {
+            hlo[d] = std::min(hlo[d], p[d]);
+            hhi[d] = std::max(hhi[d], p[d]);
+          }
+        const float b = get(i, j, k, kGM - 1) + get(i, j, k, kWM - 1) + get(i, j, k, kDeepGM - 1);
+        if (b < 0.5f) continue;
         for (int d = 0; d < 3; ++d) {
           lo[d] = std::min(lo[d], p[d]);
           hi[d] = std::max(hi[d], p[d]);
@@ -196,6 +204,8 @@ void TissueAtlas::compute_brain_box() {
     brain_min[d] = lo[d];
     brain_max[d] = hi[d];
     brain_center[d] = 0.5 * (lo[d] + hi[d]);
+    head_min[d] = hlo[d];
+    head_max[d] = hhi[d];
   }
 }
 

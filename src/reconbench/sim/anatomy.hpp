@@ -62,6 +62,8 @@ class TissueAtlas {
 
   // Brain (GM+WM+deep GM+CSF inside the brain) bounding box and centre, world mm.
   std::array<double, 3> brain_min, brain_max, brain_center;
+  // Head (non-air membership > 0.5) bounding box, world mm.
+  std::array<double, 3> head_min, head_max;
   std::string source;        // "colin27:/usr/share/..." or "procedural"
   bool procedural = false;
 

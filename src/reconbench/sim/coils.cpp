@@ -64,7 +64,7 @@ void CoilArray::sensitivities(double x, double y, double z, std::complex<float>*
 }
 
 CoilArray make_coil_array(int n, uint64_t seed, uint64_t index, std::array<double, 3> head,
-                          double field_t) {
+                          double field_t, std::array<double, 3> center) {
   RB_CHECK(n >= 1 && n <= 64, "coils: ", n, " channels requested (1..64 supported)");
   (void)field_t;
   Rng rng{seed, index, kCoils};
@@ -72,7 +72,7 @@ CoilArray make_coil_array(int n, uint64_t seed, uint64_t index, std::array<doubl
   const double standoff = rng.uniform(10, 20);
   const double ax = head[0] + standoff, ay = head[1] + standoff, az = head[2] + standoff;
   const V3 jitter_head = {rng.uniform(-8, 8), rng.uniform(-8, 8), rng.uniform(-8, 8)};
-  const double zc = 15;  // the helmet sits over the upper head
+  const double zc = center[2];
   // (theta from +z, phi from +x) directions on the helmet; loop radius per loop.
   std::vector<std::pair<double, double>> dirs;
   std::vector<double> radii;
@@ -91,12 +91,19 @@ CoilArray make_coil_array(int n, uint64_t seed, uint64_t index, std::array<doubl
     dirs.emplace_back(95 * deg, 0.0);
     dirs.emplace_back(95 * deg, std::numbers::pi);
     radii = {85, 85};
+  } else if (n <= 5) {
+    ring(n, 80 * deg, rng.uniform(0, 0.3));
   } else if (n <= 12) {
-    ring(n, 95 * deg, rng.uniform(0, 0.3));
+    // one loop over the vertex + one ring
+    dirs.emplace_back(0.0, 0.0);
+    radii.push_back(std::clamp(0.35 * (ax + ay), 30.0, 70.0));
+    ring(n - 1, 82 * deg, rng.uniform(0, 0.3));
   } else if (n <= 24) {
-    const int top = n * 2 / 5, bottom = n - top;
-    ring(bottom, 100 * deg, 0.0);
-    ring(top, 55 * deg, std::numbers::pi / top);
+    dirs.emplace_back(0.0, 0.0);
+    radii.push_back(std::clamp(0.25 * (ax + ay), 25.0, 55.0));
+    const int top = (n - 1) * 2 / 5, bottom = n - 1 - top;
+    ring(bottom, 95 * deg, 0.0);
+    ring(top, 48 * deg, std::numbers::pi / top);
   } else {
     // Fibonacci points on the cap theta in [0, 115 deg]
     const double cmax = std::cos(115 * deg);
@@ -112,8 +119,8 @@ CoilArray make_coil_array(int n, uint64_t seed, uint64_t index, std::array<doubl
     const auto [th, ph] = dirs[i];
     const double dx = std::sin(th) * std::cos(ph), dy = std::sin(th) * std::sin(ph), dz = std::cos(th);
     Loop L;
-    L.center = {ax * dx + jitter_head[0] + rng.uniform(-5, 5),
-                ay * dy + jitter_head[1] + rng.uniform(-5, 5),
+    L.center = {ax * dx + center[0] + jitter_head[0] + rng.uniform(-5, 5),
+                ay * dy + center[1] + jitter_head[1] + rng.uniform(-5, 5),
                 az * dz + zc + jitter_head[2] + rng.uniform(-5, 5)};
     // Surface normal of the ellipsoid, jittered by +-5 degrees.
     V3 nrm = normalized({dx / ax, dy / ay, dz / az});
@@ -132,7 +139,8 @@ CoilArray make_coil_array(int n, uint64_t seed, uint64_t index, std::array<doubl
     for (double py : {-20.0, 0.0, 20.0})
       for (double pz : {-10.0, 10.0}) {
         double s2 = 0;
-        for (int c = 0; c < arr.size(); ++c) s2 += std::norm(arr.sensitivity(c, px, py, pz + 10));
+        for (int c = 0; c < arr.size(); ++c)
+          s2 += std::norm(arr.sensitivity(c, px + center[0], py + center[1], pz + center[2]));
         acc += std::sqrt(s2);
         ++cnt;
       }

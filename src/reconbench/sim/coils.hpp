@@ -45,9 +45,11 @@ struct CoilArray {
   void sensitivities(double x, double y, double z, std::complex<float>* out) const;
 };
 
-// Coil array around a head centred at the origin with half-axes `head` (mm; x, y, z).
+// Coil array on a helmet around the cranium: ellipsoid centred at `center` (mm, subject
+// frame) with half-axes `head` (x, y: half head width/length; z: centre to vertex) plus a
+// 10-20 mm standoff; loops cover the upper part (polar angle < ~110 deg).
 CoilArray make_coil_array(int n, uint64_t seed, uint64_t index, std::array<double, 3> head,
-                          double field_t);
+                          double field_t, std::array<double, 3> center = {0, 0, 0});
 
 
 // Correlated noise covariance from the coil overlap matrix R (C x C, Hermitian, unit

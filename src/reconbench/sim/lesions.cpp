@@ -30,25 +30,38 @@ inline double smoothstep(double x, double lo, double hi) {
 }  // namespace
 
 double Lesion::max_extent() const {
-  double hs = 1;
+  double hs = 1, es = 1;
   for (double h : harmonics) hs += std::abs(h);
-  return std::max({axes[0], axes[1], axes[2]}) * std::max(1.0, r_edema) * hs + 2;
+  for (const auto& l : lobes) hs += std::max(0.0, l[3]);
+  for (const auto& l : edema_lobes) es += std::max(0.0, l[3]);
+  return std::max({axes[0], axes[1], axes[2]}) * std::max(1.0, r_edema * es) * hs + 2;
 }
 
 double Lesion::footprint_radius() const {
   return max_extent() + (mass_effect > 0 ? 3 * mass_decay + 2 : 0);
 }
 
-double Lesion::normalised_radius(double x, double y, double z) const {
+double Lesion::normalised_radius(double x, double y, double z, double* edema_radius) const {
   const double dx = (x - center[0]) / axes[0], dy = (y - center[1]) / axes[1],
                dz = (z - center[2]) / axes[2];
   const double r = std::sqrt(dx * dx + dy * dy + dz * dz);
-  if (r < 1e-9) return 0;
+  if (r < 1e-9) {
+    if (edema_radius) *edema_radius = r_edema;
+    return 0;
+  }
   const double ux = dx / r, uy = dy / r, uz = dz / r;
+  auto lobe_sum = [&](const std::array<std::array<double, 4>, 4>& lb, double kappa) {
+    double s = 0;
+    for (const auto& l : lb)
+      if (l[3] != 0) s += l[3] * std::exp(-kappa * (1 - (ux * l[0] + uy * l[1] + uz * l[2])));
+    return s;
+  };
+  if (edema_radius) *edema_radius = r_edema * std::max(0.5, 1 + lobe_sum(edema_lobes, edema_kappa));
   // Low-order angular perturbation of the surface radius.
   const double h = 1 + harmonics[0] * ux + harmonics[1] * uy + harmonics[2] * uz +
                    harmonics[3] * (ux * uy) + harmonics[4] * (uy * uz) + harmonics[5] * (ux * uz) +
-                   harmonics[6] * (ux * ux - uy * uy) + harmonics[7] * (3 * uz * uz - 1);
+                   harmonics[6] * (ux * ux - uy * uy) + harmonics[7] * (3 * uz * uz - 1) +
+                   lobe_sum(lobes, lobe_kappa);
   return r / std::max(0.3, h);
 }
 
@@ -72,12 +85,13 @@ LesionMembership lesion_membership(const Lesion& l, double x, double y, double z
   const double dx = x - l.center[0], dy = y - l.center[1], dz = z - l.center[2];
   const double ext = l.max_extent();
   if (dx * dx + dy * dy + dz * dz > ext * ext) return m;
-  const double r = l.normalised_radius(x, y, z);
+  double re = l.r_edema;
+  const double r = l.normalised_radius(x, y, z, &re);
   const double scale = std::cbrt(l.axes[0] * l.axes[1] * l.axes[2]);
   const double w = std::max(0.05, pv / scale);  // partial-volume width in normalised units
   const double in_surface = 1 - smoothstep(r, 1 - w / 2, 1 + w / 2);
   const double in_core = l.has_core ? 1 - smoothstep(r, l.r_core - w / 2, l.r_core + w / 2) : 0;
-  const double in_edema = l.r_edema > 1 ? 1 - smoothstep(r, l.r_edema - 2 * w, l.r_edema + 2 * w) : 0;
+  const double in_edema = l.r_edema > 1 ? 1 - smoothstep(r, re - 2 * w, re + 2 * w) : 0;
   if (l.has_rim) {
     m.core = static_cast<float>(in_core);
     m.rim = static_cast<float>(in_surface - in_core);
@@ -121,6 +135,20 @@ std::vector<Lesion> make_lesions(uint64_t seed, uint64_t index, const TissueAtla
     for (auto& v : h) v = rng.uniform(-amp, amp);
     return h;
   };
+  auto rand_lobes = [&](double lo, double hi) {
+    std::array<std::array<double, 4>, 4> lb{};
+    for (auto& l : lb) {
+      double n = 0;
+      for (int d = 0; d < 3; ++d) {
+        l[d] = rng.normal();
+        n += l[d] * l[d];
+      }
+      n = std::sqrt(n);
+      for (int d = 0; d < 3; ++d) l[d] /= n;
+      l[3] = rng.uniform(lo, hi);
+    }
+    return lb;
+  };
   const double pick = rng.uniform();
   const LesionType main = pick < 0.22 ? LesionType::Glioma
                           : pick < 0.42 ? LesionType::Metastasis
@@ -138,6 +166,10 @@ std::vector<Lesion> make_lesions(uint64_t seed, uint64_t index, const TissueAtla
         l.center = find_point(in_wm, zmin, zmax);
         l.axes = {r * rng.uniform(0.85, 1.15), r * rng.uniform(0.85, 1.15), r * rng.uniform(0.85, 1.15)};
         l.harmonics = rand_harmonics(0.15);
+        l.lobes = rand_lobes(-0.15, 0.35);
+        l.lobe_kappa = rng.uniform(3, 8);
+        l.edema_lobes = rand_lobes(-0.3, 0.8);
+        l.edema_kappa = rng.uniform(6, 14);
         l.has_core = l.has_rim = true;
         l.r_core = 1 - rng.uniform(3, 5) / r;
         l.core = {0.9, rng.uniform(2000, 3000), rng.uniform(300, 800), 0.0, 0};
@@ -154,6 +186,7 @@ std::vector<Lesion> make_lesions(uint64_t seed, uint64_t index, const TissueAtla
         l.center = find_point(at_junction, zmin, zmax);
         l.axes = {r, r * rng.uniform(0.9, 1.1), r * rng.uniform(0.9, 1.1)};
         l.harmonics = rand_harmonics(0.08);
+        l.edema_lobes = rand_lobes(-0.2, 0.6);
         const bool ring = r > 5 && rng.bernoulli(0.6);
         l.has_rim = true;
         l.has_core = ring;
@@ -176,6 +209,7 @@ std::vector<Lesion> make_lesions(uint64_t seed, uint64_t index, const TissueAtla
         l.center = c;
         l.axes = {r, r * rng.uniform(0.8, 1.1), r * rng.uniform(0.7, 1.0)};
         l.harmonics = rand_harmonics(0.06);
+        l.lobes = rand_lobes(-0.05, 0.15);
         l.has_core = true;
         l.core = {0.8, base[kGM].t1, base[kGM].t2 * rng.uniform(0.95, 1.15), rng.uniform(0.3, 0.5), 0};
         l.r_edema = 1;
@@ -188,6 +222,8 @@ std::vector<Lesion> make_lesions(uint64_t seed, uint64_t index, const TissueAtla
         l.center = find_point(cortex_surface, zmin, zmax);
         l.axes = {r * rng.uniform(0.6, 1.0), r, r * rng.uniform(0.6, 1.0)};
         l.harmonics = rand_harmonics(0.2);
+        l.lobes = rand_lobes(-0.2, 0.4);
+        l.lobe_kappa = rng.uniform(2, 5);
         l.edema = {1.05, rng.uniform(1.1, 1.3), rng.uniform(1.3, 1.6), rng.bernoulli(0.4) ? 0.1 : 0.0};
         break;
       }

@@ -32,6 +32,10 @@ struct Lesion {
   std::array<double, 3> center{};   // mm, subject frame
   std::array<double, 3> axes{1, 1, 1};  // ellipsoid half-axes (mm)
   std::array<double, 8> harmonics{};    // angular perturbation coefficients
+  // Lobes: surface radius *= 1 + sum a exp(-kappa (1 - u.v)) (unit v, amplitude a), which
+  // makes lobulated tumours; edema_lobes do the same for the edema boundary (finger-like).
+  std::array<std::array<double, 4>, 4> lobes{}, edema_lobes{};
+  double lobe_kappa = 6, edema_kappa = 10;
   double r_core = 0, r_edema = 1;       // normalised radii
   bool has_rim = false, has_core = false;
   TissueParams core, rim;               // absolute parameters
@@ -42,8 +46,8 @@ struct Lesion {
 
   double max_extent() const;            // mm, bounding radius of every component
   double footprint_radius() const;      // mm, including mass-effect range
-  // Normalised radius of p (1 on the lesion surface).
-  double normalised_radius(double x, double y, double z) const;
+  // Normalised radius of p (1 on the lesion surface) and the edema boundary there.
+  double normalised_radius(double x, double y, double z, double* edema_radius = nullptr) const;
   // Displacement (mm) of the host at p (source = p - u).
   std::array<double, 3> displacement(double x, double y, double z) const;
 };

@@ -186,13 +186,33 @@ SimulatedVolume simulate_volume(const VolumeSpec& spec, const TissueAtlas& atlas
   for (int t = 0; t < kNumTissues; ++t) sig[t] = tissue_signal(tissues[t], out.sequence, spec.field_t);
   double phase_exc = 0, phase_sd = 0;
   const PhaseModel phase = make_phase(spec.seed, spec.index, phase_exc, phase_sd);
-  const std::array<double, 3> head_half = {80 * warp.scale[0], 100 * warp.scale[1], 90 * warp.scale[2]};
-  const CoilArray coils = make_coil_array(C, spec.seed, spec.index, head_half, spec.field_t);
+  // 3 T dielectric (wavelength) effect missing from quasi-static Biot-Savart (design §2.6):
+  // centre brightening 1 + a exp(-r^2 / 2 w^2) with a mild phase curvature.
+  double diel_a = 0, diel_w = 60, diel_ph = 0;
+  {
+    Rng drng{spec.seed, spec.index, kPhase, 77};
+    if (spec.field_t > 2) {
+      diel_a = drng.uniform(0.15, 0.35);
+      diel_w = drng.uniform(50, 75);
+      diel_ph = drng.uniform(-0.4, 0.4);
+    }
+  }
+  // Helmet over the cranium: x/y from the head's bounding box, z from the brain centre to
+  // the top of the head (all mapped through the subject's scaling).
+  const std::array<double, 3> helmet_c = warp.from_atlas_affine(
+      0.5 * (atlas.head_min[0] + atlas.head_max[0]), 0.5 * (atlas.head_min[1] + atlas.head_max[1]),
+      atlas.brain_center[2]);
+  const std::array<double, 3> head_half = {
+      0.5 * (atlas.head_max[0] - atlas.head_min[0]) * warp.scale[0],
+      0.5 * (atlas.head_max[1] - atlas.head_min[1]) * warp.scale[1],
+      (atlas.head_max[2] - atlas.brain_center[2]) * warp.scale[2]};
+  const CoilArray coils = make_coil_array(C, spec.seed, spec.index, head_half, spec.field_t, helmet_c);
 
   // Slice stack (slice 0 inferior).
   const double z_top = (atlas.brain_max[2] - atlas.brain_center[2]) * warp.scale[2] + warp.shift[2] - 10;
   double spacing = spec.slice_thickness + spec.slice_gap;
-  if (S > 1 && (S - 1) * spacing < 50) spacing = 50.0 / (S - 1);
+  // Few slices (ci/small profiles) are spread over the ventricles-to-vertex range.
+  if (S > 1 && (S - 1) * spacing < 75) spacing = 75.0 / (S - 1);
   if (S > 1 && (S - 1) * spacing > 110) spacing = 110.0 / (S - 1);
   for (int s = 0; s < S; ++s) out.slice_z.push_back(z_top - (S - 1 - s) * spacing);
 
@@ -307,7 +327,12 @@ SimulatedVolume simulate_volume(const VolumeSpec& spec, const TissueAtlas& atlas
           }
         }
         if (acc0 == 0 && acc1 == 0) continue;
-        const cd ph = std::polar(1.0, phase.eval(x, y, zc));
+        cd ph = std::polar(1.0, phase.eval(x, y, zc));
+        if (diel_a > 0) {
+          const double r2 = (x * x + y * y) / (2 * diel_w * diel_w);
+          const double e = std::exp(-r2);
+          ph *= (1 + diel_a * e) * std::polar(1.0, diel_ph * (1 - e));
+        }
         const int64_t p = i * g.wf + j;
         m[0][p] = cfloat(acc0 * ph);
         if (pair) m[1][p] = cfloat(acc1 * ph);
@@ -608,6 +633,7 @@ SimulatedVolume simulate_volume(const VolumeSpec& spec, const TissueAtlas& atlas
   P["subject_warp"] = {{"angles_deg", {warp.angles_deg[0], warp.angles_deg[1], warp.angles_deg[2]}},
                        {"scale", warp.scale}, {"shift_mm", warp.shift}, {"atrophy", warp.atrophy}};
   P["phase_model"] = {{"phi0", phase.phi0}, {"poly_excursion_rad", phase_exc}, {"random_sd_rad", phase_sd}};
+  P["dielectric"] = {{"amplitude", diel_a}, {"width_mm", diel_w}, {"phase_rad", diel_ph}};
   nlohmann::json cj = nlohmann::json::array();
   for (const auto& lp : coils.loops)
     cj.push_back({{"center_mm", lp.center}, {"normal", lp.normal}, {"radius_mm", lp.radius},
