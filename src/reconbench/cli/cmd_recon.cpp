@@ -43,8 +43,7 @@ struct ReconCmd final : rb::cli::Command {
   bool allow_full = false;
 
   void declare(CLI::App& app) override {
-    app.add_option("inputs", inputs, "test/challenge-style fastMRI .h5 files or directories")
-        ->required();
+    app.add_option("inputs", inputs, "test/challenge-style fastMRI .h5 files or directories");
     app.add_option("--method,-m", method,
                    "reconstruction method (see --list-methods): zero-filled, grappa, sense, "
                    "cs-wavelet, cs-tv, and the learned unet, varnet")
@@ -70,7 +69,7 @@ struct ReconCmd final : rb::cli::Command {
       for (const auto& [n, h] : rb::recon_method_names()) std::cout << n << "\n    " << h << "\n";
       return 0;
     }
-    RB_CHECK(!inputs.empty(), "recon: no input files given");
+    RB_CHECK(!inputs.empty(), "recon: no input files given (reconbench recon --method NAME IN... --out DIR)");
     RB_CHECK(!out_dir.empty(), "recon: --out DIR is required");
     if (threads > 0) rb::set_num_threads(threads);
     rb::ReconMethodConfig cfg;

@@ -208,7 +208,8 @@ void register_classical_methods() {
   register_recon_method(
       "cs-wavelet",
       cat("L1-wavelet compressed sensing (FISTA, Daubechies-2, random cycle spinning) with "
-          "ESPIRiT maps, BART semantics (pics -R W:7:0:lambda -S). Params: lambda=0.005, "
+          "ESPIRiT maps and BART data scaling, objective 1/2||Ax-y||^2 + lambda||Wx||_1 with "
+          "orthonormal D4 (measured: bart pics -R W:7:0:L matches lambda ~ L/12). Params: lambda=0.005, "
           "iter=50, seed=0, cycle_spin=1, ESPIRiT keys as sense; ",
           kVendorKeys),
       cs(CsOptions::Reg::L1Wavelet, "cs-wavelet", 0.005f, 50));
