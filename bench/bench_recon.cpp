@@ -86,7 +86,7 @@ void BM_CsWavelet(benchmark::State& st) {
   o.max_iter = static_cast<int>(st.range(1));
   for (auto _ : st) benchmark::DoNotOptimize(recon::cs_recon(s.k.view(), s.maps.view(), s.mask, o).data());
 }
-BENCHMARK(BM_CsWavelet)->ArgNames({"threads", "iters"})->Args({1, 10})->Args({1, 30})->Args({2, 10})
+BENCHMARK(BM_CsWavelet)->ArgNames({"threads", "iters"})->Args({1, 10})->Args({1, 30})->Args({2, 10})->Args({2, 30})
     ->Args({2, 30})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Sense(benchmark::State& st) {
@@ -97,7 +97,7 @@ void BM_Sense(benchmark::State& st) {
   o.tol = 0;
   for (auto _ : st) benchmark::DoNotOptimize(recon::sense_recon(s.k.view(), s.maps.view(), s.mask, o).data());
 }
-BENCHMARK(BM_Sense)->ArgNames({"threads", "iters"})->Args({1, 10})->Args({1, 30})->Args({2, 10})
+BENCHMARK(BM_Sense)->ArgNames({"threads", "iters"})->Args({1, 10})->Args({1, 30})->Args({2, 10})->Args({2, 30})
     ->Args({2, 30})->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
