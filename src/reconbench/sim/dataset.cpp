@@ -366,7 +366,8 @@ DatasetSummary simulate_dataset(const DatasetOptions& opts) {
   RB_CHECK(!opts.out.empty(), "--out: an output directory is required");
   fs::create_directories(opts.out);
   const TissueAtlas& atlas =
-      opts.procedural ? cached_procedural_atlas() : cached_atlas(opts.template_dir, true);
+      opts.procedural ? cached_procedural_atlas()
+                      : cached_atlas(opts.template_dir, /*allow_fallback=*/opts.template_dir.empty());
   sum.anatomy = atlas.source;
   int64_t total_slices = 0;
   for (const auto& f : sum.files) total_slices += f.spec.slices;
