@@ -39,9 +39,21 @@ EOF
 grep -q "index.html" "$TMP/out" || { echo "FAIL: report path not printed"; cat "$TMP/out"; exit 1; }
 grep -q "no reader study" "$TMP/err" || { echo "FAIL: missing reader study not noted"; cat "$TMP/err"; exit 1; }
 # sense ranks first with mean SSIM 0.85; Table III AVG interval = numpy percentile of {0.8, 0.9}
-grep -q 'data-k="lb.multicoil_4x.sense.ssim" data-v="0.84999999999999998"' "$TMP/r/index.html" ||
-  { echo "FAIL: leaderboard cell of sense"; grep -o 'data-k="lb[^>]*' "$TMP/r/index.html"; exit 1; }
-grep -q 'data-k="t3.multicoil_4x.sense.AVG.mean" data-v="0.84999999999999998" data-lo="0.80249999999999999" data-hi="0.89749999999999996"' "$TMP/r/index.html" ||
-  { echo "FAIL: Table III cell of sense"; grep -o 'data-k="t3[^>]*' "$TMP/r/index.html"; exit 1; }
+/usr/bin/python3 - "$TMP/r/index.html" <<'EOF2'
+import re, sys
+html = open(sys.argv[1]).read()
+def cell(k):
+    m = re.search(r'data-k="' + re.escape(k) + r'"([^>]*)', html)
+    assert m, f"no cell {k}"
+    return {a: float(v) for a, v in re.findall(r'(data-[a-z]+)="([^"]*)"', m.group(1))}
+close = lambda a, b: abs(a - b) < 1e-12
+assert html.index('lb.multicoil_4x.sense.ssim') < html.index('lb.multicoil_4x.zero-filled.ssim'), "sense ranks first"
+assert close(cell("lb.multicoil_4x.sense.ssim")["data-v"], 0.85)
+assert close(cell("lb.multicoil_4x.zero-filled.nmse")["data-v"], 0.065)
+c = cell("t3.multicoil_4x.sense.AVG.mean")
+assert close(c["data-v"], 0.85) and close(c["data-lo"], 0.8025) and close(c["data-hi"], 0.8975), c
+c = cell("t3.multicoil_4x.sense.FLAIR.mean")
+assert close(c["data-v"], 0.8) and close(c["data-lo"], 0.8) and int(c["data-count"]) == 1, c
+EOF2
 head -c 5 "$TMP/r/figS1_multicoil_4x.svg" | grep -q "<" || { echo "FAIL: Fig. S1 SVG"; exit 1; }
 echo OK
