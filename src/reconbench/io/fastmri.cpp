@@ -545,6 +545,8 @@ void write_dataset(hid_t file, const fs::path& path, const std::string& name, hi
   h5::Id space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
   h5::Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
   if (!chunk.empty()) H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data());
+  // No modification times in the object headers: the same data gives the same bytes.
+  H5Pset_obj_track_times(dcpl, false);
   h5::Id ds(H5Dcreate2(file, name.c_str(), ftype, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
   RB_CHECK(ds.valid(), with_h5(cat(path.string(), ": cannot create dataset '", name, "'")));
   RB_CHECK(H5Dwrite(ds, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0,
@@ -559,7 +561,9 @@ void write_bytes_dataset(hid_t file, const fs::path& path, const std::string& na
   H5Tset_strpad(t, H5T_STR_NULLPAD);
   H5Tset_cset(t, H5T_CSET_ASCII);
   h5::Id space(H5Screate(H5S_SCALAR));
-  h5::Id ds(H5Dcreate2(file, name.c_str(), t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  h5::Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  H5Pset_obj_track_times(dcpl, false);
+  h5::Id ds(H5Dcreate2(file, name.c_str(), t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT));
   RB_CHECK(ds.valid(), with_h5(cat(path.string(), ": cannot create dataset '", name, "'")));
   RB_CHECK(H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, bytes.data()) >= 0,
            with_h5(cat(path.string(), ": cannot write dataset '", name, "'")));
@@ -592,7 +596,9 @@ void write_number_attr(hid_t obj, const fs::path& path, const char* name, T valu
 h5::Id create_file(const fs::path& final_path, const fs::path& tmp) {
   h5::Id fapl(H5Pcreate(H5P_FILE_ACCESS));
   H5Pset_file_locking(fapl, false, true);
-  h5::Id f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl));
+  h5::Id fcpl(H5Pcreate(H5P_FILE_CREATE));
+  H5Pset_obj_track_times(fcpl, false);  // root group without timestamps: reproducible bytes
+  h5::Id f(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, fcpl, fapl));
   RB_CHECK(f.valid(), with_h5(cat(final_path.string(), ": cannot create HDF5 file")));
   return f;
 }
