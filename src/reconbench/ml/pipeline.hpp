@@ -1,0 +1,75 @@
+// Data transforms (fastmri/data/transforms.py UnetDataTransform / VarNetDataTransform), the
+// model wrapper used by training and inference, and weights I/O. Includes torch: ml/ only.
+#pragma once
+
+#include <filesystem>
+#include <span>
+#include <string>
+
+#include "reconbench/core/array.hpp"
+#include "reconbench/ml/models.hpp"
+#include "reconbench/ml/spec.hpp"
+#include "reconbench/recon/method.hpp"
+
+namespace rb::ml {
+
+// [coil read phase] complex64 -> [1 C H W 2] float32 (fastMRI's real view)
+torch::Tensor kspace_to_tensor(ArrayView<const cfloat> kspace);
+// [phase] 0/1 -> [1 1 1 W 1] bool
+torch::Tensor mask_to_tensor(std::span<const float> mask);
+// float tensor of any shape (squeezed of leading 1s by the caller) -> Array
+Array<float> tensor_to_array(const torch::Tensor& t);
+torch::Tensor array_to_tensor(ArrayView<const float> a);
+
+// U-Net input: zero-filled RSS of the (masked) k-space, centre-cropped to (h, w),
+// normalize_instance (mean, unbiased std, eps 1e-11), clamped to [-6, 6].
+struct UnetInput {
+  torch::Tensor image;  // [1 1 h w]
+  double mean = 0, std = 1;
+};
+UnetInput unet_transform(ArrayView<const cfloat> masked_kspace, int64_t h, int64_t w);
+// The training target under the same normalisation: (target - mean) / (std + eps), clamped.
+torch::Tensor unet_target(const torch::Tensor& target, const UnetInput& in);
+
+// Data seen by a model trained on 2x readout-oversampled k-space (Siemens/Philips-like):
+// k-space whose readout has no oversampling (GE-like: H < 1.5 reconSpace x of the ISMRMRD
+// header) is given 2x oversampling by zero-padding the image along the readout (ifft1c, pad
+// to 2H, fft1c) — the Transfer-track normalisation (as recon/vendor.hpp step 1; intensity
+// needs none: the VarNet is scale-equivariant, the U-Net normalises each image). Without a
+// header, or for oversampled data, the k-space passes unchanged. [1 C H W 2] -> [1 C H' W 2].
+torch::Tensor normalize_readout(const torch::Tensor& kspace, const IsmrmrdInfo* header);
+
+// A U-Net or VarNet with its spec.
+class Model {
+ public:
+  explicit Model(ModelSpec spec);  // freshly initialised (torch's RNG)
+  // torch::load + the JSON beside it. UserError naming the file on a missing/corrupt file or
+  // mismatching parameters.
+  static Model load(const std::filesystem::path& weights);
+  // Atomic write of weights.pt and weights.json.
+  void save(const std::filesystem::path& weights) const;
+
+  const ModelSpec& spec() const { return spec_; }
+  ModelSpec& spec() { return spec_; }
+  torch::nn::Module& module();
+  const torch::nn::Module& module() const;
+  std::vector<torch::Tensor> parameters() { return module().parameters(); }
+  void to(torch::Device d);
+  torch::Device device() const { return device_; }
+  void train(bool on) { module().train(on); }
+
+  // One slice: [crop_h crop_w] magnitude image (inference, eval mode, no grad).
+  Array<float> reconstruct(const SliceInput& in);
+
+  Unet unet{nullptr};
+  VarNet varnet{nullptr};
+
+ private:
+  ModelSpec spec_;
+  torch::Device device_{torch::kCPU};
+};
+
+// "cpu" | "cuda" | "cuda:N"; UserError if CUDA is asked for but unavailable.
+torch::Device parse_device(const std::string& name);
+
+}  // namespace rb::ml
