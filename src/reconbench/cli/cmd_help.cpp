@@ -32,7 +32,7 @@ struct HelpCmd final : rb::cli::Command {
     std::cout << "reconbench: accelerated MRI reconstruction toolkit and challenge server\n\n"
                  "Usage: reconbench [--threads N] COMMAND [options]\n\nCommands:\n";
     for (const auto& rc : rb::cli::registered_commands())
-      std::printf("  %-12s %s\n", rc.info.name.c_str(), rc.info.synopsis.c_str());
+      std::printf("  %-16s %s\n", rc.info.name.c_str(), rc.info.synopsis.c_str());
     std::cout << "\nRun `reconbench COMMAND --help` for the options of one command.\n";
     return 0;
   }
