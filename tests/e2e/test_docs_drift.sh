@@ -6,6 +6,8 @@ diff -u "$RECONBENCH_SOURCE_DIR/docs/commands.md" <("$RECONBENCH" help --markdow
   || { echo "docs/commands.md is out of date: run 'make docs'"; exit 1; }
 # Every command's --help works and mentions its own name.
 for cmd in $("$RECONBENCH" help | awk '/^Commands:/{f=1;next} f && NF {print $1}'); do
-  "$RECONBENCH" "$cmd" --help | grep -q "$cmd" || { echo "$cmd --help broken"; exit 1; }
+  # Capture first: `grep -q` closing the pipe early would SIGPIPE the writer under pipefail.
+  help=$("$RECONBENCH" "$cmd" --help) || { echo "$cmd --help failed"; exit 1; }
+  grep -q -- "$cmd" <<<"$help" || { echo "$cmd --help does not name the command"; exit 1; }
 done
 echo "docs in sync"
