@@ -16,70 +16,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string with_h5(const std::string& msg) {
-  const std::string e = h5::last_error();
-  return e.empty() ? msg : msg + " (HDF5: " + e + ")";
-}
-
-h5::Id open_readonly(const fs::path& path) {
-  RB_CHECK(fs::exists(path), path.string(), ": no such file");
-  RB_CHECK(fs::is_regular_file(path), path.string(), ": not a regular file");
-  RB_CHECK(is_hdf5(path), path.string(), ": not an HDF5 file (no HDF5 signature)");
-  h5::Id fapl(H5Pcreate(H5P_FILE_ACCESS));
-  H5Pset_file_locking(fapl, false, true);
-  h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl));
-  RB_CHECK(f.valid(), with_h5(path.string() + ": cannot open HDF5 file (truncated or corrupt?)"));
-  return f;
-}
+std::string with_h5(const std::string& msg) { return h5::with_error(msg); }
+using h5::open_readonly;
+using h5::read_string;
 
 bool link_exists(hid_t f, const char* name) { return H5Lexists(f, name, H5P_DEFAULT) > 0; }
 
-std::string read_string(hid_t obj, hid_t type, hid_t space, bool is_attr, const fs::path& path,
-                        const std::string& name) {
-  const H5T_class_t cls = H5Tget_class(type);
-  auto read = [&](hid_t mt, void* buf) {
-    const herr_t r = is_attr ? H5Aread(obj, mt, buf)
-                             : H5Dread(obj, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
-    RB_CHECK(r >= 0, with_h5(cat(path.string(), ": cannot read ", name)));
-  };
-  const hssize_t npoints = H5Sget_simple_extent_npoints(space);
-  if (cls == H5T_STRING) {
-    RB_CHECK(npoints == 1, path.string(), ": ", name, " holds ", npoints, " strings");
-    h5::Id mt(H5Tcopy(H5T_C_S1));
-    H5Tset_cset(mt, H5Tget_cset(type));
-    if (H5Tis_variable_str(type) > 0) {
-      H5Tset_size(mt, H5T_VARIABLE);
-      char* p = nullptr;
-      read(mt, &p);
-      std::string s = p ? p : "";
-      H5free_memory(p);
-      return s;
-    }
-    const size_t n = H5Tget_size(type);
-    H5Tset_size(mt, n);
-    H5Tset_strpad(mt, H5T_STR_NULLPAD);
-    std::string buf(n, '\0');
-    read(mt, buf.data());
-    if (auto end = buf.find('\0'); end != std::string::npos) buf.resize(end);
-    return buf;
-  }
-  if ((cls == H5T_INTEGER && H5Tget_size(type) == 1) || cls == H5T_OPAQUE) {
-    std::string buf(static_cast<size_t>(npoints) * H5Tget_size(type), '\0');
-    h5::Id mt(H5Tcopy(type));
-    read(mt, buf.data());
-    if (auto end = buf.find('\0'); end != std::string::npos) buf.resize(end);
-    return buf;
-  }
-  throw UserError(cat(path.string(), ": ", name, " is not a string"));
-}
-
 void read_attrs(hid_t f, const fs::path& path, EvalInput& in) {
-  if (H5Aexists(f, "acquisition") > 0) {
-    h5::Id a(H5Aopen(f, "acquisition", H5P_DEFAULT));
-    RB_CHECK(a.valid(), with_h5(path.string() + ": cannot open attrs['acquisition']"));
-    h5::Id t(H5Aget_type(a)), s(H5Aget_space(a));
-    in.acquisition = read_string(a, t, s, true, path, "attrs['acquisition']");
-  }
+  in.acquisition = h5::read_attr_string(f, "acquisition", path);
   if (H5Aexists(f, "acceleration") > 0) {
     h5::Id a(H5Aopen(f, "acceleration", H5P_DEFAULT));
     RB_CHECK(a.valid(), with_h5(path.string() + ": cannot open attrs['acceleration']"));

@@ -729,4 +729,16 @@ void check_finite(ArrayView<const float> a, const std::string& what) {
            " (first at flat index ", first, ": ", first >= 0 ? d[first] : 0.0f, ")");
 }
 
+namespace h5 {
+std::string with_error(const std::string& msg) { return with_h5(msg); }
+Id open_readonly(const fs::path& path) { return open_file_readonly(path); }
+std::string read_string(hid_t obj, hid_t ftype, hid_t space, bool is_attr, const fs::path& path,
+                        const std::string& name) {
+  return read_string_value(obj, ftype, space, is_attr, path, name);
+}
+std::string read_attr_string(hid_t obj, const char* name, const fs::path& path) {
+  return read_string_attr(obj, name, path);
+}
+}  // namespace h5
+
 }  // namespace rb

@@ -13,6 +13,7 @@
 
 #include <hdf5.h>
 
+#include <filesystem>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -55,5 +56,18 @@ class Id {
  private:
   hid_t id_ = H5I_INVALID_HID;
 };
+
+// Helpers shared by every reader of fastMRI-style files (io/fastmri.cpp, eval/input.cpp).
+// `msg` plus the innermost HDF5 error message, if any.
+std::string with_error(const std::string& msg);
+// Open read-only without POSIX locks; UserError naming the file if it is missing, not HDF5,
+// truncated or corrupt.
+Id open_readonly(const std::filesystem::path& path);
+// A string-like value (fixed/variable-length string, or 1-D bytes) of an attribute
+// (is_attr) or dataset; UserError naming the file and `name` otherwise.
+std::string read_string(hid_t obj, hid_t ftype, hid_t space, bool is_attr,
+                        const std::filesystem::path& path, const std::string& name);
+// attrs[name] as a string, "" if absent.
+std::string read_attr_string(hid_t obj, const char* name, const std::filesystem::path& path);
 
 }  // namespace rb::h5
