@@ -8,6 +8,7 @@
 #include "reconbench/challenge/scoring.hpp"
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/cli/command.hpp"
+#include "reconbench/cli/service_args.hpp"
 #include "reconbench/core/fs.hpp"
 
 namespace {
@@ -95,21 +96,17 @@ std::string study_table(const json& r) {
 }
 
 struct ExportCmd final : rb::cli::Command {
-  std::string data, db, blobs, out;
+  rb::cli::ServiceArgs service;
+  std::string out;
   bool all = false;
   void declare(CLI::App& app) override {
-    app.add_option("--data", data, "challenge data directory")->required();
-    app.add_option("--db", db, "database: sqlite:PATH (default: DATA/../challenge.db)");
-    app.add_option("--blobs", blobs, "blob store directory (default: next to the database)");
+    service.declare(app);
     app.add_option("--out", out, "output directory (index.html, bundle.json, leaderboards/, reader/)")
         ->required();
     app.add_flag("--all", all, "also export phases whose scores are still hidden");
   }
   int run() override {
-    rb::challenge::ServiceOptions so;
-    so.data = data;
-    so.db = db;
-    so.blobs = blobs;
+    rb::challenge::ServiceOptions so = service.options();
     rb::challenge::Service svc(so);
     auto& store = svc.store();
     fs::create_directories(fs::path(out) / "leaderboards");

@@ -6,23 +6,19 @@
 #include "reconbench/challenge/scoring.hpp"
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/cli/command.hpp"
+#include "reconbench/cli/service_args.hpp"
 
 namespace {
 
 struct RescoreCmd final : rb::cli::Command {
-  std::string data, db, blobs;
+  rb::cli::ServiceArgs service;
   bool run_now = false;
   void declare(CLI::App& app) override {
-    app.add_option("--data", data, "challenge data directory")->required();
-    app.add_option("--db", db, "database: sqlite:PATH (default: DATA/../challenge.db)");
-    app.add_option("--blobs", blobs, "blob store directory (default: next to the database)");
+    service.declare(app);
     app.add_flag("--run", run_now, "also process the queue here until it is empty");
   }
   int run() override {
-    rb::challenge::ServiceOptions so;
-    so.data = data;
-    so.db = db;
-    so.blobs = blobs;
+    rb::challenge::ServiceOptions so = service.options();
     rb::challenge::Service svc(so);
     const int64_t added = svc.rescore_all();
     std::printf("rescore: %lld jobs queued for spec %s (old score rows are kept)\n",

@@ -6,6 +6,7 @@
 
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/cli/command.hpp"
+#include "reconbench/cli/service_args.hpp"
 #include "reconbench/core/fs.hpp"
 #include "reconbench/core/parallel.hpp"
 #include "reconbench/server/server.hpp"
@@ -13,17 +14,15 @@
 namespace {
 
 struct ServeCmd final : rb::cli::Command {
-  std::string data, db, blobs, web, host = "127.0.0.1", admin_token_file, port_file;
+  rb::cli::ServiceArgs service;
+  std::string web, host = "127.0.0.1", admin_token_file, port_file;
   int port = 8080, workers = 1, http_threads = 32;
   double lease = 30;
   bool closed_registration = false;
   int64_t per_day = -1, total = -1, attempts = -1;
   double max_file_mb = -1;
   void declare(CLI::App& app) override {
-    app.add_option("--data", data, "challenge data directory (manifest.json, inputs, ground_truth/)")
-        ->required();
-    app.add_option("--db", db, "database: sqlite:PATH (default: DATA/../challenge.db)");
-    app.add_option("--blobs", blobs, "blob store directory (default: next to the database)");
+    service.declare(app);
     app.add_option("--port", port, "TCP port; 0 = any free port (see --port-file)")->default_val(8080);
     app.add_option("--host", host, "address to listen on")->default_val("127.0.0.1");
     app.add_option("--workers", workers, "in-process evaluation workers (0 = only external `reconbench worker`)")
@@ -44,10 +43,7 @@ struct ServeCmd final : rb::cli::Command {
     app.add_option("--max-file-mb", max_file_mb, "largest uploaded file in MiB (stored)");
   }
   int run() override {
-    rb::challenge::ServiceOptions so;
-    so.data = data;
-    so.db = db;
-    so.blobs = blobs;
+    rb::challenge::ServiceOptions so = service.options();
     rb::challenge::Service svc(so);
     auto& store = svc.store();
     auto l = store.limits();
@@ -71,7 +67,7 @@ struct ServeCmd final : rb::cli::Command {
     rb::server::Server server(svc, opts);
     const int bound = server.bind();
     std::printf("reconbench serve: listening on http://%s:%d (data %s)\n", host.c_str(), bound,
-                data.c_str());
+                service.data.c_str());
     std::fflush(stdout);
     if (!port_file.empty()) rb::write_file_atomic(port_file, std::to_string(bound) + "\n");
     std::atomic<bool> done{false};

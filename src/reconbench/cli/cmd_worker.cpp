@@ -5,28 +5,25 @@
 
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/cli/command.hpp"
+#include "reconbench/cli/service_args.hpp"
 #include "reconbench/core/parallel.hpp"
 
 namespace {
 
 struct WorkerCmd final : rb::cli::Command {
-  std::string data, db, blobs, id;
+  rb::cli::ServiceArgs service;
+  std::string id;
   double lease = 30, poll = 1;
   bool once = false;
   void declare(CLI::App& app) override {
-    app.add_option("--data", data, "challenge data directory (manifest.json, ground_truth/)")->required();
-    app.add_option("--db", db, "database: sqlite:PATH (default: DATA/../challenge.db)");
-    app.add_option("--blobs", blobs, "blob store directory (default: next to the database)");
+    service.declare(app);
     app.add_option("--lease", lease, "job lease in seconds; heartbeats every lease/3")->default_val(30);
     app.add_option("--poll", poll, "seconds between queue polls when idle")->default_val(1);
     app.add_option("--id", id, "worker name in the queue (default: worker-<host>-<pid>)");
     app.add_flag("--once", once, "exit when the queue is empty");
   }
   int run() override {
-    rb::challenge::ServiceOptions so;
-    so.data = data;
-    so.db = db;
-    so.blobs = blobs;
+    rb::challenge::ServiceOptions so = service.options();
     rb::challenge::Service svc(so);
     if (id.empty()) {
       char host[128] = {0};
@@ -41,7 +38,7 @@ struct WorkerCmd final : rb::cli::Command {
       }
     });
     std::fprintf(stderr, "reconbench worker %s: polling %s\n", id.c_str(),
-                 db.empty() ? rb::challenge::default_db_url(data).c_str() : db.c_str());
+                 service.db.empty() ? rb::challenge::default_db_url(service.data).c_str() : service.db.c_str());
     const int64_t n = svc.work_loop(id, lease, poll, stop, once);
     stop = true;
     watcher.join();
