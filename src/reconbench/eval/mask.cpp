@@ -12,17 +12,8 @@ namespace rb::eval {
 namespace {
 
 // numpy.median of a buffer (modified in place).
-double median_inplace(std::vector<float>& v) {
-  RB_ASSERT(!v.empty());
-  const size_t n = v.size(), mid = n / 2;
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
-  double hi = v[mid];
-  if (n % 2) return hi;
-  const double lo = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid));
-  return 0.5 * (lo + hi);
-}
-
-double median_inplace(std::vector<double>& v) {
+template <class T>
+double median_inplace(std::vector<T>& v) {
   RB_ASSERT(!v.empty());
   const size_t n = v.size(), mid = n / 2;
   std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(mid), v.end());
