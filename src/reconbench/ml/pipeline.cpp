@@ -14,6 +14,7 @@
 #include "reconbench/core/parallel.hpp"
 #include "reconbench/fft/transforms.hpp"
 #include "reconbench/ml/infer.hpp"
+#include "reconbench/recon/vendor.hpp"
 
 namespace rb::ml {
 
@@ -64,20 +65,15 @@ torch::Tensor unet_target(const torch::Tensor& target, const UnetInput& in) {
   return ((target - in.mean) / (in.std + 1e-11)).clamp(-6, 6);
 }
 
-torch::Tensor normalize_readout(const torch::Tensor& kspace, const IsmrmrdInfo* header) {
-  const int64_t H = kspace.size(2);
+Array<cfloat> varnet_kspace(ArrayView<const cfloat> kspace, const IsmrmrdInfo* header) {
+  const int64_t H = kspace.dim(1);
   if (!header || header->recon_x <= 0 ||
       static_cast<double>(H) >= 1.5 * static_cast<double>(header->recon_x))
-    return kspace;
-  // image along the readout, zero-padded to 2H (centre_pad start H/2), back to k-space
-  auto c = torch::view_as_complex(kspace.contiguous());
-  c = torch::fft::fftshift(torch::fft::ifft(torch::fft::ifftshift(c, 2), c10::nullopt, 2, "ortho"), 2);
-  const int64_t lo = H / 2, hi = 2 * H - H - lo;
-  auto re = torch::view_as_real(c).permute({0, 1, 3, 4, 2});  // [1 C W 2 H]
-  re = torch::constant_pad_nd(re, {lo, hi}, 0.0).permute({0, 1, 4, 2, 3}).contiguous();
-  c = torch::view_as_complex(re);
-  c = torch::fft::fftshift(torch::fft::fft(torch::fft::ifftshift(c, 2), c10::nullopt, 2, "ortho"), 2);
-  return torch::view_as_real(c).contiguous();
+    return Array<cfloat>::from_view(kspace);
+  recon::VendorOptions opt;
+  opt.enabled = true;
+  opt.intensity = false;
+  return recon::normalize_slice(kspace, header, opt).kspace;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -182,7 +178,10 @@ Array<float> Model::reconstruct(const SliceInput& in) {
     auto y = unet->forward(x.image.to(device_)).to(torch::kCPU);
     image = (y * x.std + x.mean).view({h, w});
   } else {
-    auto k = normalize_readout(kspace_to_tensor(in.kspace), in.header).to(device_);
+    // The VarNet was trained on 2x readout-oversampled k-space: bring GE-like data (readout
+    // = recon width) to that form with the shared vendor normalisation (recon/vendor.hpp),
+    // readout only; the model is scale-equivariant, so no intensity normalisation.
+    auto k = kspace_to_tensor(varnet_kspace(in.kspace, in.header).view()).to(device_);
     auto mask = mask_to_tensor(in.mask).to(device_);
     auto out = varnet->forward(k, mask, in.num_low_frequencies).to(torch::kCPU);  // [1 H W]
     image = center_crop(out, std::min(in.crop_h, out.size(-2)), std::min(in.crop_w, out.size(-1)))

@@ -31,13 +31,10 @@ UnetInput unet_transform(ArrayView<const cfloat> masked_kspace, int64_t h, int64
 // The training target under the same normalisation: (target - mean) / (std + eps), clamped.
 torch::Tensor unet_target(const torch::Tensor& target, const UnetInput& in);
 
-// Data seen by a model trained on 2x readout-oversampled k-space (Siemens/Philips-like):
-// k-space whose readout has no oversampling (GE-like: H < 1.5 reconSpace x of the ISMRMRD
-// header) is given 2x oversampling by zero-padding the image along the readout (ifft1c, pad
-// to 2H, fft1c) — the Transfer-track normalisation (as recon/vendor.hpp step 1; intensity
-// needs none: the VarNet is scale-equivariant, the U-Net normalises each image). Without a
-// header, or for oversampled data, the k-space passes unchanged. [1 C H W 2] -> [1 C H' W 2].
-torch::Tensor normalize_readout(const torch::Tensor& kspace, const IsmrmrdInfo* header);
+// GE-like k-space without readout oversampling (readout < 1.5 x reconSpace x) zero-padded
+// in image space to 2x along the readout (recon/vendor.hpp normalize_slice, readout only);
+// other data unchanged. kspace [coil read phase].
+Array<cfloat> varnet_kspace(ArrayView<const cfloat> kspace, const IsmrmrdInfo* header);
 
 // A U-Net or VarNet with its spec.
 class Model {
