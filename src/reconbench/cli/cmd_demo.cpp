@@ -216,9 +216,9 @@ struct DemoCmd final : rb::cli::Command {
   }
 
   // Build a method. norm: "" = the method's default, "1" / "0" = vendor normalisation on /
-  // off (param normalize). A method without the normalize switch gets its default for "1"
-  // (learned methods normalise the readout themselves) and a UserError for "0". A rejected
-  // demo speed setting falls back to the method's defaults with a note.
+  // off (param normalize; classical and learned methods all take it). A method without the
+  // switch gets its default for "1" and a UserError for "0". A rejected demo speed setting
+  // falls back to the method's defaults with a note.
   std::unique_ptr<rb::ReconMethod> make_method(const std::string& m, const std::string& norm) {
     rb::ReconMethodConfig cfg;
     if (is_learned(m)) {

@@ -65,9 +65,10 @@ torch::Tensor unet_target(const torch::Tensor& target, const UnetInput& in) {
   return ((target - in.mean) / (in.std + 1e-11)).clamp(-6, 6);
 }
 
-Array<cfloat> varnet_kspace(ArrayView<const cfloat> kspace, const IsmrmrdInfo* header) {
+Array<cfloat> varnet_kspace(ArrayView<const cfloat> kspace, const IsmrmrdInfo* header,
+                            bool normalize) {
   const int64_t H = kspace.dim(1);
-  if (!header || header->recon_x <= 0 ||
+  if (!normalize || !header || header->recon_x <= 0 ||
       static_cast<double>(H) >= 1.5 * static_cast<double>(header->recon_x))
     return Array<cfloat>::from_view(kspace);
   recon::VendorOptions opt;
@@ -166,7 +167,7 @@ void Model::save(const std::filesystem::path& weights) const {
   write_file_atomic(spec_path_for(weights), to_json(spec_).dump(2) + "\n");
 }
 
-Array<float> Model::reconstruct(const SliceInput& in) {
+Array<float> Model::reconstruct(const SliceInput& in, bool vendor_normalize) {
   torch::NoGradGuard ng;
   module().eval();
   RB_CHECK(static_cast<int64_t>(in.mask.size()) == in.kspace.dim(2), "mask length ",
@@ -181,7 +182,8 @@ Array<float> Model::reconstruct(const SliceInput& in) {
     // The VarNet was trained on 2x readout-oversampled k-space: bring GE-like data (readout
     // = recon width) to that form with the shared vendor normalisation (recon/vendor.hpp),
     // readout only; the model is scale-equivariant, so no intensity normalisation.
-    auto k = kspace_to_tensor(varnet_kspace(in.kspace, in.header).view()).to(device_);
+    auto k = kspace_to_tensor(varnet_kspace(in.kspace, in.header, vendor_normalize).view())
+                 .to(device_);
     auto mask = mask_to_tensor(in.mask).to(device_);
     auto out = varnet->forward(k, mask, in.num_low_frequencies).to(torch::kCPU);  // [1 H W]
     image = center_crop(out, std::min(in.crop_h, out.size(-2)), std::min(in.crop_w, out.size(-1)))
@@ -197,16 +199,18 @@ namespace {
 
 class LearnedMethod final : public ReconMethod {
  public:
-  LearnedMethod(std::string name, Model model) : name_(std::move(name)), model_(std::move(model)) {}
+  LearnedMethod(std::string name, Model model, bool normalize)
+      : name_(std::move(name)), normalize_(normalize), model_(std::move(model)) {}
   std::string name() const override { return name_; }
   bool parallel_slices() const override { return false; }
   Array<float> reconstruct_slice(const SliceInput& in) const override {
     std::lock_guard lock(mutex_);
-    return model_.reconstruct(in);
+    return model_.reconstruct(in, normalize_);
   }
 
  private:
   std::string name_;
+  bool normalize_;
   mutable std::mutex mutex_;
   mutable Model model_;
 };
@@ -225,13 +229,19 @@ std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind,
   Model model = Model::load(weights);
   RB_CHECK(model_kind_name(model.spec().kind) == kind, "weights ", weights.string(), " hold a ",
            model_kind_name(model.spec().kind), " model, not ", kind);
+  bool normalize = true;
   for (const auto& [k, v] : cfg.params) {
-    if (k == "device")
+    if (k == "device") {
       model.to(parse_device(v));
-    else
-      throw UserError("method " + kind + ": unknown --param '" + k + "' (known: device)");
+    } else if (k == "normalize") {
+      RB_CHECK(v == "0" || v == "1", "method ", kind, ": --param normalize=", v,
+               ": expected 0 or 1");
+      normalize = v == "1";
+    } else {
+      throw UserError("method " + kind + ": unknown --param '" + k + "' (known: device, normalize)");
+    }
   }
-  return std::make_unique<LearnedMethod>(kind, std::move(model));
+  return std::make_unique<LearnedMethod>(kind, std::move(model), normalize);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -33,8 +33,10 @@ torch::Tensor unet_target(const torch::Tensor& target, const UnetInput& in);
 
 // GE-like k-space without readout oversampling (readout < 1.5 x reconSpace x) zero-padded
 // in image space to 2x along the readout (recon/vendor.hpp normalize_slice, readout only);
-// other data unchanged. kspace [coil read phase].
-Array<cfloat> varnet_kspace(ArrayView<const cfloat> kspace, const IsmrmrdInfo* header);
+// other data unchanged. kspace [coil read phase]. normalize = false returns the input as it
+// is (the Transfer track's "without normalisation" variant).
+Array<cfloat> varnet_kspace(ArrayView<const cfloat> kspace, const IsmrmrdInfo* header,
+                            bool normalize = true);
 
 // A U-Net or VarNet with its spec.
 class Model {
@@ -56,7 +58,11 @@ class Model {
   void train(bool on) { module().train(on); }
 
   // One slice: [crop_h crop_w] magnitude image (inference, eval mode, no grad).
-  Array<float> reconstruct(const SliceInput& in);
+  // vendor_normalize: VarNet input through varnet_kspace (readout to 2x recon width). The
+  // U-Net needs none: its input is the zero-filled image cropped to the recon FOV (the same
+  // pixels with or without readout oversampling) and instance-normalised (mean/std), which
+  // already removes intensity scale, so the switch does not change its output.
+  Array<float> reconstruct(const SliceInput& in, bool vendor_normalize = true);
 
   Unet unet{nullptr};
   VarNet varnet{nullptr};

@@ -186,3 +186,62 @@ print(len(sd), sum(v.numel() for v in sd.values()), float(sd['cascades.1.model.u
   EXPECT_THROW(convert_state_dict(dir / "nothing.pt", dir / "n.pt"), UserError);
   fs::remove_all(dir);
 }
+
+TEST(Pipeline, VendorNormalizeSwitchPadsOnlyGeLikeReadouts) {
+  // GE-like: readout 20 = recon width (no oversampling) -> padded to 40 with normalize on,
+  // passed as is with normalize off; Siemens-like (readout 40 = 2 x 20) unchanged by both.
+  torch::manual_seed(4);
+  Array<cfloat> k({2, 20, 16});
+  auto r = torch::randn({2 * 20 * 16 * 2});
+  std::memcpy(static_cast<void*>(k.data()), r.data_ptr<float>(), sizeof(float) * r.numel());
+  IsmrmrdInfo ge;
+  ge.recon_x = 20;
+  ge.recon_y = 16;
+  EXPECT_EQ(varnet_kspace(k.view(), &ge, true).shape(), (Shape{2, 40, 16}));
+  auto off = varnet_kspace(k.view(), &ge, false);
+  ASSERT_EQ(off.shape(), (Shape{2, 20, 16}));
+  EXPECT_EQ(off.vec(), k.vec());
+  IsmrmrdInfo siemens = ge;
+  siemens.recon_x = 10;
+  EXPECT_EQ(varnet_kspace(k.view(), &siemens, true).vec(), k.vec());
+
+  // The learned methods take --param normalize=0|1 and reject anything else, naming it.
+  auto dir = temp_dir("normalize");
+  ModelSpec spec = ModelSpec::defaults(ModelKind::VarNet);
+  spec.num_cascades = 1;
+  spec.chans = 4;
+  spec.pools = 2;
+  spec.sens_chans = 4;
+  spec.sens_pools = 2;
+  Model(spec).save(dir / "v.pt");
+  ReconMethodConfig cfg;
+  cfg.weights = (dir / "v.pt").string();
+  auto make = [&](const std::string& v) {
+    cfg.params = {{"normalize", v}};
+    return make_learned_method("varnet", cfg);
+  };
+  auto on = make("1"), raw = make("0");
+  try {
+    make("yes");
+    ADD_FAILURE() << "normalize=yes accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("normalize=yes"), std::string::npos) << e.what();
+  }
+  std::vector<float> mask(16, 0.f);
+  for (int j = 0; j < 16; j += 2) mask[j] = 1;
+  for (int64_t i = 0; i < k.size(); ++i)
+    if (mask[i % 16] == 0) k[i] = 0;
+  SliceInput in;
+  in.kspace = k.view();
+  in.mask = mask;
+  in.header = &ge;
+  in.crop_h = 16;
+  in.crop_w = 16;
+  auto ya = on->reconstruct_slice(in), yb = raw->reconstruct_slice(in);
+  ASSERT_EQ(ya.shape(), (Shape{16, 16}));
+  ASSERT_EQ(yb.shape(), (Shape{16, 16}));
+  EXPECT_NE(ya.vec(), yb.vec());  // the padded and the raw readout give different images
+  in.header = &siemens;
+  EXPECT_EQ(on->reconstruct_slice(in).vec(), raw->reconstruct_slice(in).vec());
+  fs::remove_all(dir);
+}
