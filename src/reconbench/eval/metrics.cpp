@@ -1,6 +1,7 @@
 #include "reconbench/eval/metrics.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -31,199 +32,275 @@ struct SliceAccum {
   int64_t voxels_masked = 0;
 };
 
-// The SSIM kernel over one slice: x, y [h w] (contiguous), optional mask [h w] (centre
-// pixels), optional map [h-win+1 w-win+1]. Column box sums of x, y, x^2, y^2, xy are kept
-// as running sums over the window rows (add the entering row, subtract the leaving one),
-// then summed horizontally per output row; all in double. Sums over positions go into one
-// accumulator per column and are added up in column order at the end, so the loops
-// vectorise and the result is fixed (no reassociation: the build has no -ffast-math and
-// ISO mode turns FMA contraction off, so every ISA path computes the same bits).
-template <int64_t kWin>
+// One slice of each volume: the (h, w) region starting at x (row stride sx) and at y (row
+// stride sy), so that centre crops need no copy.
+struct SlicePair {
+  const float* x;
+  int64_t sx;
+  const float* y;
+  int64_t sy;
+  int64_t h, w;
+};
+
+// The fused kernel over one slice: SSIM over the valid windows, and the squared-error sums
+// of the whole slice, in one pass over the rows. With u = x + y, v = x - y (exact in
+// double), the column box sums of u, v, u^2, v^2 are running sums over the window rows (add
+// the entering row, subtract the leaving one); each row's u, v, u^2, v^2 are computed when
+// it enters (and again when it leaves), and the entering row also adds v^2 = (x - y)^2 and
+// x^2 to per-column error accumulators. The horizontal window sums come from pair sums
+// t2[j] = c[j] + c[j+1]: window = (t2[j] + t2[j+2]) + (t2[j+4] + c[j+6]), fused with the
+// SSIM formula. Sums over positions go into one accumulator per column, added up in column
+// order at the end, so the loops vectorise and the result is fixed: the build has no
+// -ffast-math and FMA contraction is off for the AVX-512 path (the SSE2 and AVX2 paths have
+// no FMA), so every ISA path computes the same bits (checked by the unit tests).
+//
+// Sums and differences u, v need 4 box sums instead of 5:
+//   2 mu_x mu_y = (mu_u^2 - mu_v^2) / 2,   mu_x^2 + mu_y^2 = (mu_u^2 + mu_v^2) / 2,
+//   2 sigma_xy = (sigma_u^2 - sigma_v^2) / 2, sigma_x^2 + sigma_y^2 = (sigma_u^2 + sigma_v^2) / 2,
+// so S = (mu_u^2 - mu_v^2 + 2 C1)(sigma_u^2 - sigma_v^2 + 2 C2)
+//      / ((mu_u^2 + mu_v^2 + 2 C1)(sigma_u^2 + sigma_v^2 + 2 C2)).
+// (Identical images give v = 0 and S = 1 exactly.)
+//
+// A non-finite input makes sq_err or sq_gt non-finite (finite float squares cannot overflow
+// a double sum), which is how evaluate_volume detects NaN/Inf without a separate pass.
+template <int64_t kWin, bool kMask, bool kMap>
 inline __attribute__((always_inline)) void ssim_kernel_body(
-    const float* __restrict x, const float* __restrict y, int64_t h, int64_t w, int64_t win,
-    double data_range, const SsimOptions& o, const uint8_t* __restrict mask,
-    double* __restrict map, SliceAccum& acc) {
+    const SlicePair& in, int64_t win, double data_range, const SsimOptions& o,
+    const uint8_t* __restrict mask, double* __restrict map, SliceAccum& acc) {
   if constexpr (kWin > 0) win = kWin;
+  const int64_t h = in.h, w = in.w, sx = in.sx, sy = in.sy;
   const int64_t oh = h - win + 1, ow = w - win + 1, half = win / 2;
   const double n = static_cast<double>(win * win);
   const double inv_n = 1.0 / n;
   const double cov_norm = o.sample_covariance ? n / (n - 1.0) : 1.0;
   const double c1 = (o.k1 * data_range) * (o.k1 * data_range);
   const double c2 = (o.k2 * data_range) * (o.k2 * data_range);
+  const double c1x2 = 2.0 * c1, c2x2 = 2.0 * c2;
 
-  // Sums and differences u = x + y, v = x - y need 4 box sums instead of 5:
-  //   2 mu_x mu_y = (mu_u^2 - mu_v^2) / 2,   mu_x^2 + mu_y^2 = (mu_u^2 + mu_v^2) / 2,
-  //   2 sigma_xy = (sigma_u^2 - sigma_v^2) / 2, sigma_x^2 + sigma_y^2 = (sigma_u^2 + sigma_v^2) / 2,
-  // so S = (mu_u^2 - mu_v^2 + 2 C1)(sigma_u^2 - sigma_v^2 + 2 C2)
-  //      / ((mu_u^2 + mu_v^2 + 2 C1)(sigma_u^2 + sigma_v^2 + 2 C2)).
-  // (u, v of float inputs are exact in double; identical images give v = 0 and S = 1 exactly.)
-  std::vector<double> buf(static_cast<size_t>(4 * w + 4 * w + 4 * ow));
-  double* __restrict cu = buf.data();
+  // Scratch, reused across calls on the same thread (no allocation per slice).
+  thread_local std::vector<double> scratch;
+  const size_t need = static_cast<size_t>(17 * w + 3 * ow);
+  if (scratch.size() < need) scratch.resize(need);
+  std::fill(scratch.begin(), scratch.begin() + static_cast<std::ptrdiff_t>(need), 0.0);
+  double* __restrict cu = scratch.data();  // column sums over the window rows
   double* __restrict cv = cu + w;
   double* __restrict cuu = cv + w;
   double* __restrict cvv = cuu + w;
-  double* __restrict hsum = cvv + w;  // 4 x w: horizontal sums (and the doubling temp)
-  double* __restrict srow = hsum + 4 * w;
-  double* __restrict acc_s = srow + ow;
+  double* __restrict tu = cvv + w;         // pair sums (kWin == 7) or window sums (generic)
+  double* __restrict tv = tu + w;
+  double* __restrict tuu = tv + w;
+  double* __restrict tvv = tuu + w;
+  double* __restrict e = tvv + w;          // per column: sum (x - y)^2, sum x^2
+  double* __restrict g = e + w;
+  double* __restrict em = g + w;           // the same inside the mask, and the voxel count
+  double* __restrict gm = em + w;
+  double* __restrict vm = gm + w;
+  double* __restrict acc_s = vm + w;       // per output column: sum of S, masked sum, count
   double* __restrict acc_m = acc_s + ow;
   double* __restrict cnt_m = acc_m + ow;
-  std::fill(buf.begin(), buf.end(), 0.0);
-  const double c1x2 = 2.0 * c1, c2x2 = 2.0 * c2;
+  (void)em, (void)gm, (void)vm, (void)acc_m, (void)cnt_m;
 
+  // Rows 0 .. win-1 enter the first window.
   for (int64_t r = 0; r < win; ++r) {
-    const float* xr = x + r * w;
-    const float* yr = y + r * w;
+    const float* __restrict xr = in.x + r * sx;
+    const float* __restrict yr = in.y + r * sy;
+    const uint8_t* __restrict mr = kMask ? mask + r * w : nullptr;
     for (int64_t j = 0; j < w; ++j) {
       const double a = xr[j], b = yr[j];
       const double u = a + b, v = a - b;
+      const double uu = u * u, vv = v * v, aa = a * a;
       cu[j] += u;
       cv[j] += v;
-      cuu[j] += u * u;
-      cvv[j] += v * v;
+      cuu[j] += uu;
+      cvv[j] += vv;
+      e[j] += vv;
+      g[j] += aa;
+      if constexpr (kMask) {
+        const double m = mr[j] ? 1.0 : 0.0;
+        em[j] += m * vv;
+        gm[j] += m * aa;
+        vm[j] += m;
+      }
     }
   }
 
-  const double* cols[4] = {cu, cv, cuu, cvv};
   for (int64_t i = 0; i < oh; ++i) {
-    if (i > 0) {
-      const float* xn = x + (i + win - 1) * w;
-      const float* yn = y + (i + win - 1) * w;
-      const float* xo = x + (i - 1) * w;
-      const float* yo = y + (i - 1) * w;
+    if (i > 0) {  // row i + win - 1 enters, row i - 1 leaves
+      const int64_t rn = i + win - 1;
+      const float* __restrict xn = in.x + rn * sx;
+      const float* __restrict yn = in.y + rn * sy;
+      const float* __restrict xo = in.x + (i - 1) * sx;
+      const float* __restrict yo = in.y + (i - 1) * sy;
+      const uint8_t* __restrict mr = kMask ? mask + rn * w : nullptr;
       for (int64_t j = 0; j < w; ++j) {
         const double a = xn[j], b = yn[j], ao = xo[j], bo = yo[j];
         const double un = a + b, vn = a - b, uo = ao + bo, vo = ao - bo;
+        const double vv = vn * vn, aa = a * a;
         cu[j] = cu[j] + un - uo;
         cv[j] = cv[j] + vn - vo;
         cuu[j] = cuu[j] + un * un - uo * uo;
-        cvv[j] = cvv[j] + vn * vn - vo * vo;
+        cvv[j] = cvv[j] + vv - vo * vo;
+        e[j] += vv;
+        g[j] += aa;
+        if constexpr (kMask) {
+          const double m = mr[j] ? 1.0 : 0.0;
+          em[j] += m * vv;
+          gm[j] += m * aa;
+          vm[j] += m;
+        }
       }
     }
-    // Horizontal window sums: hs_q[j] = sum_{t < win} col_q[j + t].
-    for (int q = 0; q < 4; ++q) {
-      const double* __restrict c = cols[q];
-      double* __restrict hs = hsum + q * w;
-      if constexpr (kWin == 7) {
-        // pairs t2[j] = c[j] + c[j+1]; window = (t2[j] + t2[j+2]) + (t2[j+4] + c[j+6])
-        for (int64_t j = 0; j < w - 1; ++j) hs[j] = c[j] + c[j + 1];
-        for (int64_t j = 0; j < ow; ++j) hs[j] = (hs[j] + hs[j + 2]) + (hs[j + 4] + c[j + 6]);
-      } else {
-        for (int64_t j = 0; j < ow; ++j) hs[j] = c[j];
-        for (int64_t t = 1; t < win; ++t)
-          for (int64_t j = 0; j < ow; ++j) hs[j] += c[j + t];
+    if constexpr (kWin == 7) {
+      for (int64_t j = 0; j < w - 1; ++j) {
+        tu[j] = cu[j] + cu[j + 1];
+        tv[j] = cv[j] + cv[j + 1];
+        tuu[j] = cuu[j] + cuu[j + 1];
+        tvv[j] = cvv[j] + cvv[j + 1];
       }
+    } else {
+      for (int64_t j = 0; j < ow; ++j) {
+        tu[j] = cu[j];
+        tv[j] = cv[j];
+        tuu[j] = cuu[j];
+        tvv[j] = cvv[j];
+      }
+      for (int64_t t = 1; t < win; ++t)
+        for (int64_t j = 0; j < ow; ++j) {
+          tu[j] += cu[j + t];
+          tv[j] += cv[j + t];
+          tuu[j] += cuu[j + t];
+          tvv[j] += cvv[j + t];
+        }
     }
-    const double* __restrict su = hsum;
-    const double* __restrict sv = hsum + w;
-    const double* __restrict suu = hsum + 2 * w;
-    const double* __restrict svv = hsum + 3 * w;
+    const uint8_t* __restrict mr = kMask ? mask + (i + half) * w + half : nullptr;
+    double* __restrict maprow = kMap ? map + i * ow : nullptr;
     for (int64_t j = 0; j < ow; ++j) {
-      const double mu = su[j] * inv_n, mv = sv[j] * inv_n;
+      double su, sv, suu, svv;
+      if constexpr (kWin == 7) {
+        su = (tu[j] + tu[j + 2]) + (tu[j + 4] + cu[j + 6]);
+        sv = (tv[j] + tv[j + 2]) + (tv[j + 4] + cv[j + 6]);
+        suu = (tuu[j] + tuu[j + 2]) + (tuu[j + 4] + cuu[j + 6]);
+        svv = (tvv[j] + tvv[j + 2]) + (tvv[j + 4] + cvv[j + 6]);
+      } else {
+        su = tu[j], sv = tv[j], suu = tuu[j], svv = tvv[j];
+      }
+      const double mu = su * inv_n, mv = sv * inv_n;
       const double mu2 = mu * mu, mv2 = mv * mv;
-      const double vu = cov_norm * (suu[j] * inv_n - mu2);
-      const double vv = cov_norm * (svv[j] * inv_n - mv2);
+      const double vu = cov_norm * (suu * inv_n - mu2);
+      const double vv = cov_norm * (svv * inv_n - mv2);
       const double num = (mu2 - mv2 + c1x2) * (vu - vv + c2x2);
       const double den = (mu2 + mv2 + c1x2) * (vu + vv + c2x2);
       const double s = num / den;
-      srow[j] = s;
       acc_s[j] += s;
-    }
-    if (mask) {
-      const uint8_t* __restrict mr = mask + (i + half) * w + half;
-      for (int64_t j = 0; j < ow; ++j) {
+      if constexpr (kMap) maprow[j] = s;
+      if constexpr (kMask) {
         const double m = mr[j] ? 1.0 : 0.0;
-        acc_m[j] += m * srow[j];
+        acc_m[j] += m * s;
         cnt_m[j] += m;
       }
     }
-    if (map) std::memcpy(map + i * ow, srow, static_cast<size_t>(ow) * sizeof(double));
   }
-  double total = 0, total_m = 0, count_m = 0;
-  for (int64_t j = 0; j < ow; ++j) {
-    total += acc_s[j];
-    total_m += acc_m[j];
-    count_m += cnt_m[j];
-  }
+  double total = 0;
+  for (int64_t j = 0; j < ow; ++j) total += acc_s[j];
   acc.ssim_sum = total;
   acc.ssim_count = oh * ow;
-  acc.ssim_masked_sum = total_m;
-  acc.ssim_masked_count = static_cast<int64_t>(count_m);
-
-  // Squared errors over the whole slice, one accumulator per column.
-  double* __restrict e = hsum;           // reuse: 4 x w
-  double* __restrict g = hsum + w;
-  double* __restrict em = hsum + 2 * w;
-  double* __restrict gm = hsum + 3 * w;
-  std::fill(hsum, hsum + 4 * w, 0.0);
-  int64_t vox_m = 0;
-  for (int64_t i = 0; i < h; ++i) {
-    const float* xr = x + i * w;
-    const float* yr = y + i * w;
-    for (int64_t j = 0; j < w; ++j) {
-      const double a = xr[j], d = a - static_cast<double>(yr[j]);
-      e[j] += d * d;
-      g[j] += a * a;
-    }
-    if (mask) {
-      const uint8_t* mr = mask + i * w;
-      for (int64_t j = 0; j < w; ++j) {
-        const double a = xr[j], d = a - static_cast<double>(yr[j]);
-        const double m = mr[j] ? 1.0 : 0.0;
-        em[j] += m * (d * d);
-        gm[j] += m * (a * a);
-        vox_m += mr[j] ? 1 : 0;
-      }
-    }
-  }
-  double se = 0, sg = 0, sem = 0, sgm = 0;
+  double se = 0, sg = 0;
   for (int64_t j = 0; j < w; ++j) {
     se += e[j];
     sg += g[j];
-    sem += em[j];
-    sgm += gm[j];
   }
   acc.sq_err = se;
   acc.sq_gt = sg;
-  acc.sq_err_masked = sem;
-  acc.sq_gt_masked = sgm;
-  acc.voxels_masked = vox_m;
+  if constexpr (kMask) {
+    double total_m = 0, count_m = 0, sem = 0, sgm = 0, vox = 0;
+    for (int64_t j = 0; j < ow; ++j) {
+      total_m += acc_m[j];
+      count_m += cnt_m[j];
+    }
+    for (int64_t j = 0; j < w; ++j) {
+      sem += em[j];
+      sgm += gm[j];
+      vox += vm[j];
+    }
+    acc.ssim_masked_sum = total_m;
+    acc.ssim_masked_count = static_cast<int64_t>(count_m);
+    acc.sq_err_masked = sem;
+    acc.sq_gt_masked = sgm;
+    acc.voxels_masked = static_cast<int64_t>(vox);
+  }
 }
 
-using KernelFn = void (*)(const float*, const float*, int64_t, int64_t, int64_t, double,
-                          const SsimOptions&, const uint8_t*, double*, SliceAccum&);
+using KernelFn = void (*)(const SlicePair&, int64_t, double, const SsimOptions&,
+                          const uint8_t*, double*, SliceAccum&);
 
-template <int64_t kWin>
-void kernel_default(const float* x, const float* y, int64_t h, int64_t w, int64_t win,
-                    double L, const SsimOptions& o, const uint8_t* m, double* map,
-                    SliceAccum& a) {
-  ssim_kernel_body<kWin>(x, y, h, w, win, L, o, m, map, a);
+template <int64_t kWin, bool kMask, bool kMap>
+void kernel_default(const SlicePair& in, int64_t win, double L, const SsimOptions& o,
+                    const uint8_t* m, double* map, SliceAccum& a) {
+  ssim_kernel_body<kWin, kMask, kMap>(in, win, L, o, m, map, a);
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-template <int64_t kWin>
-__attribute__((target("avx2"))) void kernel_avx2(const float* x, const float* y, int64_t h,
-                                                  int64_t w, int64_t win, double L,
+#define RB_EVAL_X86_DISPATCH 1
+// AVX-512F brings FMA, and GCC contracts a * b + c in C++ even in ISO mode: keep every path
+// on the same roundings (separate multiply and add, as the SSE2/AVX2 paths compute).
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#define RB_EVAL_NO_CONTRACT
+#else
+#define RB_EVAL_NO_CONTRACT __attribute__((optimize("fp-contract=off")))
+#endif
+template <int64_t kWin, bool kMask, bool kMap>
+__attribute__((target("avx2"))) void kernel_avx2(const SlicePair& in, int64_t win, double L,
                                                   const SsimOptions& o, const uint8_t* m,
                                                   double* map, SliceAccum& a) {
-  ssim_kernel_body<kWin>(x, y, h, w, win, L, o, m, map, a);
+  ssim_kernel_body<kWin, kMask, kMap>(in, win, L, o, m, map, a);
 }
-bool have_avx2() {
-  static const bool v = __builtin_cpu_supports("avx2");
-  return v;
+template <int64_t kWin, bool kMask, bool kMap>
+__attribute__((target("avx512f"))) RB_EVAL_NO_CONTRACT void kernel_avx512(const SlicePair& in, int64_t win,
+                                                       double L, const SsimOptions& o,
+                                                       const uint8_t* m, double* map,
+                                                       SliceAccum& a) {
+  ssim_kernel_body<kWin, kMask, kMap>(in, win, L, o, m, map, a);
 }
 #endif
 
-KernelFn pick_kernel(int64_t win) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (have_avx2()) return win == 7 ? &kernel_avx2<7> : &kernel_avx2<0>;
+// The kernel variants of one ISA, indexed [win == 7][mask][map].
+#define RB_EVAL_KERNEL_TABLE(fn)                                                         \
+  {{{{&fn<0, false, false>, &fn<0, false, true>}, {&fn<0, true, false>, &fn<0, true, true>}}, \
+    {{&fn<7, false, false>, &fn<7, false, true>}, {&fn<7, true, false>, &fn<7, true, true>}}}}
+
+struct KernelTable {
+  KernelFn f[2][2][2];
+};
+const KernelTable kDefaultKernels = RB_EVAL_KERNEL_TABLE(kernel_default);
+#ifdef RB_EVAL_X86_DISPATCH
+const KernelTable kAvx2Kernels = RB_EVAL_KERNEL_TABLE(kernel_avx2);
+const KernelTable kAvx512Kernels = RB_EVAL_KERNEL_TABLE(kernel_avx512);
 #endif
-  return win == 7 ? &kernel_default<7> : &kernel_default<0>;
+
+std::atomic<int> g_forced_isa{-1};  // -1: best available (tests may force one)
+
+const KernelTable& kernel_table() {
+#ifdef RB_EVAL_X86_DISPATCH
+  static const int best = __builtin_cpu_supports("avx512f")  ? 2
+                          : __builtin_cpu_supports("avx2") ? 1
+                                                           : 0;
+  const int f = g_forced_isa.load(std::memory_order_relaxed);
+  const int isa = f >= 0 ? std::min(f, best) : best;
+  return isa == 2 ? kAvx512Kernels : isa == 1 ? kAvx2Kernels : kDefaultKernels;
+#else
+  return kDefaultKernels;
+#endif
 }
 
-void run_kernel(ArrayView<const float> x, ArrayView<const float> y, double data_range,
-                const SsimOptions& o, const uint8_t* mask, double* map, SliceAccum& acc) {
-  pick_kernel(o.win_size)(x.data(), y.data(), x.dim(0), x.dim(1), o.win_size, data_range, o,
-                          mask, map, acc);
+void run_kernel(const SlicePair& in, double data_range, const SsimOptions& o,
+                const uint8_t* mask, double* map, SliceAccum& acc) {
+  kernel_table().f[o.win_size == 7][mask != nullptr][map != nullptr](in, o.win_size, data_range,
+                                                                    o, mask, map, acc);
+}
+
+SlicePair slice_pair(ArrayView<const float> x, ArrayView<const float> y) {
+  return {x.data(), x.dim(1), y.data(), y.dim(1), x.dim(0), x.dim(1)};
 }
 
 void check_slice_args(ArrayView<const float> x, ArrayView<const float> y, double data_range,
@@ -253,7 +330,7 @@ Array<double> ssim_map(ArrayView<const float> x, ArrayView<const float> y, doubl
   check_slice_args(x, y, data_range, opts);
   Array<double> map({x.dim(0) - opts.win_size + 1, x.dim(1) - opts.win_size + 1});
   SliceAccum acc;
-  run_kernel(x, y, data_range, opts, nullptr, map.data(), acc);
+  run_kernel(slice_pair(x, y), data_range, opts, nullptr, map.data(), acc);
   return map;
 }
 
@@ -261,7 +338,7 @@ double ssim_2d(ArrayView<const float> x, ArrayView<const float> y, double data_r
                const SsimOptions& opts) {
   check_slice_args(x, y, data_range, opts);
   SliceAccum acc;
-  run_kernel(x, y, data_range, opts, nullptr, nullptr, acc);
+  run_kernel(slice_pair(x, y), data_range, opts, nullptr, nullptr, acc);
   return acc.ssim_sum / static_cast<double>(acc.ssim_count);
 }
 
@@ -359,6 +436,76 @@ double psnr(ArrayView<const float> x, ArrayView<const float> y, double data_rang
   return 10.0 * std::log10(data_range * data_range / mse(x, y));
 }
 
+namespace {
+
+// Largest value of a (rows x w) region with row stride `stride`, as double, and whether
+// every value is finite (x - x is 0 for finite x, NaN for NaN and Inf). The lanes make the
+// loop vectorise; max is exact, so the result does not depend on the lane split.
+struct RegionMax {
+  double max;
+  bool finite;
+};
+RegionMax region_max(const float* p, int64_t rows, int64_t w, int64_t stride) {
+  constexpr int kLanes = 16;
+  float lane[kLanes], zero[kLanes];
+  for (int k = 0; k < kLanes; ++k) {
+    lane[k] = -std::numeric_limits<float>::infinity();
+    zero[k] = 0.0f;
+  }
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* __restrict r = p + i * stride;
+    int64_t j = 0;
+    for (; j + kLanes <= w; j += kLanes)
+      for (int k = 0; k < kLanes; ++k) {
+        const float v = r[j + k];
+        lane[k] = v > lane[k] ? v : lane[k];
+        zero[k] += v - v;
+      }
+    for (; j < w; ++j) {
+      lane[0] = r[j] > lane[0] ? r[j] : lane[0];
+      zero[0] += r[j] - r[j];
+    }
+  }
+  float m = lane[0], z = 0.0f;
+  for (int k = 0; k < kLanes; ++k) {
+    m = lane[k] > m ? lane[k] : m;
+    z += zero[k];
+  }
+  return {static_cast<double>(m), z == 0.0f};
+}
+
+// True if every value of the region is finite (exponent bits not all ones).
+bool region_finite(const float* p, int64_t rows, int64_t w, int64_t stride) {
+  for (int64_t i = 0; i < rows; ++i) {
+    const float* r = p + i * stride;
+    uint32_t bad = 0;
+    for (int64_t j = 0; j < w; ++j) {
+      uint32_t b;
+      std::memcpy(&b, r + j, sizeof b);
+      bad |= (b & 0x7f800000u) == 0x7f800000u ? 1u : 0u;
+    }
+    if (bad) return false;
+  }
+  return true;
+}
+
+// Every voxel of [s h w] outside the centre (c, c) crop is finite.
+bool outside_crop_finite(ArrayView<const float> v, int64_t c) {
+  const int64_t S = v.dim(0), h = v.dim(1), w = v.dim(2);
+  if (h == c && w == c) return true;
+  const int64_t y0 = (h - c) / 2, x0 = (w - c) / 2;
+  for (int64_t s = 0; s < S; ++s) {
+    const float* p = v.data() + s * h * w;
+    if (!region_finite(p, y0, w, w)) return false;                            // rows above
+    if (!region_finite(p + (y0 + c) * w, h - y0 - c, w, w)) return false;     // rows below
+    if (!region_finite(p + y0 * w, c, x0, w)) return false;                   // left
+    if (!region_finite(p + y0 * w + x0 + c, c, w - x0 - c, w)) return false;  // right
+  }
+  return true;
+}
+
+}  // namespace
+
 VolumeMetrics evaluate_volume(ArrayView<const float> target, ArrayView<const float> prediction,
                               const MetricOptions& opts, const std::string& target_name,
                               const std::string& pred_name) {
@@ -376,24 +523,34 @@ VolumeMetrics evaluate_volume(ArrayView<const float> target, ArrayView<const flo
            "x", c, " (ground truth ", target.dim(1), "x", target.dim(2), ")");
   RB_CHECK(c >= opts.ssim.win_size, target_name, ": crop ", c, "x", c, " is smaller than the ",
            opts.ssim.win_size, "x", opts.ssim.win_size, " SSIM window");
-  check_finite(target, target_name);
-  check_finite(prediction, pred_name);
+  // NaN/Inf: the full check (which names the first bad voxel) runs only when the fused
+  // detection below finds something, so the errors are the same as checking up front.
+  auto check_both_finite = [&] {
+    check_finite(target, target_name);
+    check_finite(prediction, pred_name);
+  };
+  if (!outside_crop_finite(target, c) || !outside_crop_finite(prediction, c)) check_both_finite();
 
-  // Crop (copy only when needed).
-  std::optional<Array<float>> xc, yc;
-  ArrayView<const float> x = target, y = prediction;
-  if (target.dim(1) != c || target.dim(2) != c) {
-    xc = crop_volume(target, c, target_name);
-    x = xc->view();
-  }
-  if (prediction.dim(1) != c || prediction.dim(2) != c) {
-    yc = crop_volume(prediction, c, pred_name);
-    y = yc->view();
-  }
+  // The centre crops as strided regions (no copy).
+  const int64_t S = target.dim(0);
+  const int64_t th = target.dim(1), tw = target.dim(2), ph = prediction.dim(1),
+                pw = prediction.dim(2);
+  const float* x0 = target.data() + ((th - c) / 2) * tw + (tw - c) / 2;
+  const float* y0 = prediction.data() + ((ph - c) / 2) * pw + (pw - c) / 2;
+  auto slice = [&](int64_t s) {
+    return SlicePair{x0 + s * th * tw, tw, y0 + s * ph * pw, pw, c, c};
+  };
 
-  const int64_t S = x.dim(0);
+  // Data range and finiteness of the GT crop in one pass (the mask needs finite values);
+  // NaN/Inf in the prediction's crop shows up in the kernel's error sums.
   double R = -std::numeric_limits<double>::infinity();
-  for (int64_t i = 0; i < x.size(); ++i) R = std::max(R, static_cast<double>(x[i]));
+  bool gt_finite = true;
+  for (int64_t s = 0; s < S; ++s) {
+    const RegionMax r = region_max(x0 + s * th * tw, c, c, tw);
+    R = std::max(R, r.max);
+    gt_finite = gt_finite && r.finite;
+  }
+  if (!gt_finite || !(R > 0)) check_both_finite();
   RB_CHECK(R > 0, target_name, ": the ground truth maximum is ", R,
            " (<= 0), so the SSIM/PSNR data range is undefined");
 
@@ -406,7 +563,12 @@ VolumeMetrics evaluate_volume(ArrayView<const float> target, ArrayView<const flo
   if (opts.masked) {
     ForegroundMaskOptions mo;
     mo.threads = opts.threads;
-    mask = foreground_mask(x, mo);
+    if (th == c && tw == c) {
+      mask = foreground_mask(target, mo);
+    } else {
+      const Array<float> xc = crop_volume(target, c, target_name);
+      mask = foreground_mask(xc.view(), mo);
+    }
   }
 
   std::vector<SliceAccum> acc(static_cast<size_t>(S));
@@ -422,8 +584,7 @@ VolumeMetrics evaluate_volume(ArrayView<const float> target, ArrayView<const flo
           map = m.ssim_maps[s].data();
         }
         const uint8_t* mk = mask ? mask->data() + s * c * c : nullptr;
-        pick_kernel(opts.ssim.win_size)(x.data() + s * c * c, y.data() + s * c * c, c, c,
-                                        opts.ssim.win_size, R, opts.ssim, mk, map, acc[s]);
+        run_kernel(slice(s), R, opts.ssim, mk, map, acc[s]);
       },
       opts.threads);
 
@@ -449,7 +610,11 @@ VolumeMetrics evaluate_volume(ArrayView<const float> target, ArrayView<const flo
       }
     }
   }
-  const double nvox = static_cast<double>(x.size());
+  if (!std::isfinite(err) || !std::isfinite(gt2)) {
+    check_both_finite();
+    RB_ASSERT(false, "non-finite error sums of finite volumes");
+  }
+  const double nvox = static_cast<double>(S * c * c);
   m.ssim = ssim_sum / static_cast<double>(S);
   m.mse = err / nvox;
   m.nmse = err / gt2;
@@ -467,5 +632,24 @@ VolumeMetrics evaluate_volume(ArrayView<const float> target, ArrayView<const flo
   }
   return m;
 }
+
+namespace detail {
+
+std::vector<std::string> ssim_kernel_isas() {
+  std::vector<std::string> v = {"default"};
+#ifdef RB_EVAL_X86_DISPATCH
+  if (__builtin_cpu_supports("avx2")) v.push_back("avx2");
+  if (__builtin_cpu_supports("avx512f")) v.push_back("avx512f");
+#endif
+  return v;
+}
+
+void force_ssim_kernel_isa(const std::string& isa) {
+  const int v = isa.empty() ? -1 : isa == "default" ? 0 : isa == "avx2" ? 1 : isa == "avx512f" ? 2 : -2;
+  RB_CHECK(v >= -1, "unknown SSIM kernel ISA '", isa, "' (default, avx2, avx512f)");
+  g_forced_isa.store(v, std::memory_order_relaxed);
+}
+
+}  // namespace detail
 
 }  // namespace rb::eval

@@ -121,4 +121,11 @@ double mse(ArrayView<const float> x, ArrayView<const float> y);
 double nmse(ArrayView<const float> x, ArrayView<const float> y);
 double psnr(ArrayView<const float> x, ArrayView<const float> y, double data_range);
 
+namespace detail {
+// The SIMD paths of the SSIM kernel this CPU can run ("default", then "avx2", "avx512f"),
+// and a switch for tests and benchmarks ("" = the best one). Every path gives the same bits.
+std::vector<std::string> ssim_kernel_isas();
+void force_ssim_kernel_isa(const std::string& isa);
+}  // namespace detail
+
 }  // namespace rb::eval
