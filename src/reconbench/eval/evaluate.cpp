@@ -43,14 +43,14 @@ struct FileProblem {
 std::optional<FileProblem> evaluate_pair(const fs::path& tpath, const fs::path& ppath,
                                          const EvalOptions& opts, int threads,
                                          bool drop_maps, VolumeResult& out) {
-  EvalInput t, p;
+  EvalVolume t, p;
   try {
-    t = read_eval_input(tpath, {"reconstruction_rss", "reconstruction"});
+    t = read_eval_volume(tpath, {"reconstruction_rss", "reconstruction"});
   } catch (const UserError& e) {
     return FileProblem{"invalid", cat("ground truth: ", e.what())};
   }
   try {
-    p = read_eval_input(ppath, {"reconstruction"});
+    p = read_eval_volume(ppath, {"reconstruction"});
   } catch (const UserError& e) {
     return FileProblem{"unreadable", e.what()};
   }
@@ -59,8 +59,9 @@ std::optional<FileProblem> evaluate_pair(const fs::path& tpath, const fs::path& 
   out.acceleration = t.acceleration;
   out.vendor = t.vendor;
 
-  const Shape& ts = t.volume.shape();
-  const Shape& ps = p.volume.shape();
+  const ArrayView<const float> tv = t.volume.view(), pv = p.volume.view();
+  const Shape& ts = tv.shape();
+  const Shape& ps = pv.shape();
   const int64_t c = crop_side(ts);
   if (ps[0] != ts[0])
     return FileProblem{"shape", cat(ppath.string(), ": reconstruction has ", ps[0],
@@ -73,27 +74,22 @@ std::optional<FileProblem> evaluate_pair(const fs::path& tpath, const fs::path& 
   if (c < opts.metrics.ssim.win_size)
     return FileProblem{"invalid", cat(tpath.string(), ": ground truth ", shape_str(ts),
                                       " is smaller than the SSIM window")};
-  try {
-    check_finite(t.volume.view(), tpath.string() + ": '" + t.key + "'");
-  } catch (const UserError& e) {
-    return FileProblem{"invalid", cat("ground truth: ", e.what())};
-  }
-  try {
-    check_finite(p.volume.view(), ppath.string() + ": 'reconstruction'");
-  } catch (const UserError& e) {
-    return FileProblem{"nonfinite", e.what()};
-  }
   MetricOptions mo = opts.metrics;
   mo.threads = threads;
   try {
-    out.metrics = evaluate_volume(t.volume.view(), p.volume.view(), mo, tpath.string(),
-                                  ppath.string());
+    // NaN/Inf anywhere in either file is found inside evaluate_volume (fused with the
+    // metrics), with the same messages as check_finite on the whole volumes.
+    out.metrics = evaluate_volume(tv, pv, mo, tpath.string() + ": '" + t.key + "'",
+                                  ppath.string() + ": 'reconstruction'");
+  } catch (const NonFiniteError& e) {
+    if (e.in_target) return FileProblem{"invalid", cat("ground truth: ", e.what())};
+    return FileProblem{"nonfinite", e.what()};
   } catch (const UserError& e) {
     return FileProblem{"invalid", e.what()};
   }
   if (opts.on_volume) {
-    Array<float> tc = crop_volume(t.volume.view(), c, tpath.string());
-    Array<float> pc = crop_volume(p.volume.view(), c, ppath.string());
+    Array<float> tc = crop_volume(tv, c, tpath.string());
+    Array<float> pc = crop_volume(pv, c, ppath.string());
     opts.on_volume(out.file, tc.view(), pc.view(), out.metrics);
   }
   if (drop_maps) {  // a directory run keeps only the numbers (maps are ~12 MB per volume)
@@ -155,19 +151,21 @@ GroupSummary summarize_volumes(const std::vector<const VolumeResult*>& vols,
                                const BootstrapOptions& b) {
   GroupSummary g;
   g.n = static_cast<int64_t>(vols.size());
-  auto col = [&](auto get) {
-    std::vector<double> v;
-    v.reserve(vols.size());
-    for (const VolumeResult* r : vols) v.push_back(get(r->metrics));
-    return summarize(v, b);
-  };
-  g.ssim = col([](const VolumeMetrics& m) { return m.ssim; });
-  g.psnr = col([](const VolumeMetrics& m) { return m.psnr; });
-  g.nmse = col([](const VolumeMetrics& m) { return m.nmse; });
-  g.mse = col([](const VolumeMetrics& m) { return m.mse; });
-  g.ssim_masked = col([](const VolumeMetrics& m) { return m.ssim_masked; });
-  g.psnr_masked = col([](const VolumeMetrics& m) { return m.psnr_masked; });
-  g.nmse_masked = col([](const VolumeMetrics& m) { return m.nmse_masked; });
+  std::vector<std::vector<double>> cols(7);
+  for (auto& c : cols) c.reserve(vols.size());
+  for (const VolumeResult* r : vols) {
+    const VolumeMetrics& m = r->metrics;
+    const double v[7] = {m.ssim, m.psnr, m.nmse, m.mse, m.ssim_masked, m.psnr_masked, m.nmse_masked};
+    for (int k = 0; k < 7; ++k) cols[k].push_back(v[k]);
+  }
+  std::vector<Summary> s = summarize_columns(cols, b);
+  g.ssim = s[0];
+  g.psnr = s[1];
+  g.nmse = s[2];
+  g.mse = s[3];
+  g.ssim_masked = s[4];
+  g.psnr_masked = s[5];
+  g.nmse_masked = s[6];
   return g;
 }
 

@@ -60,6 +60,43 @@ EvalInput read_eval_input(const std::filesystem::path& path,
 // Only the attributes (no volume read): for filtering before reading.
 EvalInput read_eval_attrs(const std::filesystem::path& path);
 
+// A read-only float volume that is either a memory map of the file or an owned copy.
+class VolumeData {
+ public:
+  VolumeData() = default;
+  explicit VolumeData(Array<float> owned);
+  VolumeData(const void* map, size_t map_len, const float* data, Shape shape);
+  VolumeData(VolumeData&& o) noexcept;
+  VolumeData& operator=(VolumeData&& o) noexcept;
+  VolumeData(const VolumeData&) = delete;
+  VolumeData& operator=(const VolumeData&) = delete;
+  ~VolumeData();
+  ArrayView<const float> view() const { return {data_, shape_}; }
+  bool mapped() const { return map_ != nullptr; }
+
+ private:
+  void release();
+  Array<float> owned_;
+  const void* map_ = nullptr;
+  size_t map_len_ = 0;
+  const float* data_ = nullptr;
+  Shape shape_;
+};
+
+// read_eval_input without the copy where the file allows it: a contiguous, unfiltered,
+// little-endian float32 dataset at a 4-byte-aligned offset is memory-mapped read-only
+// (checked against H5Dread on its first and last rows); anything else (chunked, compressed,
+// other types) is read with H5Dread and converted to float32. The same checks and errors
+// as read_eval_input. The map is private and read-only; the file must not be truncated
+// while the volume is in use.
+struct EvalVolume {
+  VolumeData volume;
+  std::string key, acquisition, vendor;
+  std::optional<int64_t> acceleration;
+};
+EvalVolume read_eval_volume(const std::filesystem::path& path,
+                            const std::vector<std::string>& keys);
+
 struct EvalOptions {
   std::vector<std::string> acquisitions;   // keep only these GT acquisitions (empty = all)
   std::optional<int64_t> acceleration;     // keep only this GT acceleration

@@ -526,8 +526,16 @@ VolumeMetrics evaluate_volume(ArrayView<const float> target, ArrayView<const flo
   // NaN/Inf: the full check (which names the first bad voxel) runs only when the fused
   // detection below finds something, so the errors are the same as checking up front.
   auto check_both_finite = [&] {
-    check_finite(target, target_name);
-    check_finite(prediction, pred_name);
+    try {
+      check_finite(target, target_name);
+    } catch (const UserError& e) {
+      throw NonFiniteError(e.what(), true);
+    }
+    try {
+      check_finite(prediction, pred_name);
+    } catch (const UserError& e) {
+      throw NonFiniteError(e.what(), false);
+    }
   };
   if (!outside_crop_finite(target, c) || !outside_crop_finite(prediction, c)) check_both_finite();
 

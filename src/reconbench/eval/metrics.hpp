@@ -86,6 +86,13 @@ Array<float> crop_volume(ArrayView<const float> volume, int64_t c, const std::st
 // infinite.
 void check_finite(ArrayView<const float> volume, const std::string& what);
 
+// What evaluate_volume throws for NaN/Inf: the check_finite message, and which volume.
+class NonFiniteError : public UserError {
+ public:
+  NonFiniteError(const std::string& what, bool in_target) : UserError(what), in_target(in_target) {}
+  bool in_target;  // true: the ground truth; false: the prediction
+};
+
 struct MetricOptions {
   SsimOptions ssim;
   bool masked = true;       // also compute the background-masked variants
@@ -107,10 +114,11 @@ struct VolumeMetrics {
   std::optional<Array<uint8_t>> mask;         // keep_maps && masked: [slice c c]
 };
 
-// Metrics of one volume pair, both [slice h w] (uncropped; cropped here as evaluate.py).
-// UserError (naming target_name / pred_name) if the slice counts differ, the prediction is
-// smaller than the crop, any value is non-finite, the crop is smaller than the SSIM window,
-// or max(GT) <= 0 (the data range would be undefined).
+// Metrics of one volume pair, both [slice h w] (uncropped; cropped here as evaluate.py,
+// without copying). UserError (naming target_name / pred_name) if the slice counts differ,
+// the prediction is smaller than the crop, the crop is smaller than the SSIM window, or
+// max(GT) <= 0 (the data range would be undefined); NonFiniteError if any value of either
+// volume (inside the crop or not) is NaN or infinite, the ground truth checked first.
 VolumeMetrics evaluate_volume(ArrayView<const float> target, ArrayView<const float> prediction,
                               const MetricOptions& opts = {},
                               const std::string& target_name = "target",

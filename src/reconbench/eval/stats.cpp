@@ -24,6 +24,40 @@ double sorted_quantile(const std::vector<double>& s, double p) {
   return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
 }
 
+// sorted_quantile(sort(v), p) for p and 1 - p... of an unsorted buffer (reordered), with
+// order statistics instead of a full sort: the same two values each.
+Interval unsorted_quantile_pair(std::vector<double>& v, double plo, double phi) {
+  if (v.empty()) return {kNaN, kNaN};
+  auto q = [&](double p) {
+    const double h = (static_cast<double>(v.size()) - 1.0) * p;
+    const double fl = std::floor(h);
+    const size_t lo = static_cast<size_t>(fl);
+    const size_t hi = std::min(lo + 1, v.size() - 1);
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(lo), v.end());
+    const double a = v[lo];
+    const double b =
+        hi == lo ? a : *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(hi), v.end());
+    const double t = h - fl;
+    const double diff = b - a;
+    return t >= 0.5 ? b - diff * (1.0 - t) : a + diff * t;
+  };
+  const double lo = q(plo);
+  return {lo, q(phi)};
+}
+
+// The rejection limit of uniform_index for n.
+uint64_t index_limit(uint64_t n) {
+  return std::numeric_limits<uint64_t>::max() -
+         (std::numeric_limits<uint64_t>::max() % n + 1) % n;
+}
+
+inline uint64_t draw_index(uint64_t n, uint64_t limit, std::mt19937_64& rng) {
+  for (;;) {
+    const uint64_t r = rng();
+    if (r <= limit) return r % n;
+  }
+}
+
 void check_bootstrap(const BootstrapOptions& o) {
   RB_CHECK(o.resamples >= 1, "bootstrap resamples must be >= 1, got ", o.resamples);
   RB_CHECK(o.level > 0 && o.level < 1, "bootstrap level must be in (0, 1), got ", o.level);
@@ -61,12 +95,7 @@ Interval quantile_interval(std::span<const double> v, double lo, double hi) {
 uint64_t uniform_index(uint64_t n, std::mt19937_64& rng) {
   RB_ASSERT(n > 0);
   // Reject draws in the incomplete top block so that every index is equally likely.
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() -
-                         (std::numeric_limits<uint64_t>::max() % n + 1) % n;
-  for (;;) {
-    const uint64_t r = rng();
-    if (r <= limit) return r % n;
-  }
+  return draw_index(n, index_limit(n), rng);
 }
 
 std::vector<double> bootstrap_means(std::span<const double> v, const BootstrapOptions& o) {
@@ -74,11 +103,11 @@ std::vector<double> bootstrap_means(std::span<const double> v, const BootstrapOp
   std::vector<double> means;
   if (v.empty()) return means;
   std::mt19937_64 rng(o.seed);
-  const uint64_t n = v.size();
+  const uint64_t n = v.size(), limit = index_limit(n);
   means.resize(static_cast<size_t>(o.resamples));
   for (auto& m : means) {
     double s = 0;
-    for (uint64_t i = 0; i < n; ++i) s += v[uniform_index(n, rng)];
+    for (uint64_t i = 0; i < n; ++i) s += v[draw_index(n, limit, rng)];
     m = s / static_cast<double>(n);
   }
   return means;
@@ -87,9 +116,8 @@ std::vector<double> bootstrap_means(std::span<const double> v, const BootstrapOp
 Interval bootstrap_mean_ci(std::span<const double> v, const BootstrapOptions& o) {
   std::vector<double> means = bootstrap_means(v, o);
   if (means.empty()) return {kNaN, kNaN};
-  std::sort(means.begin(), means.end());
   const double alpha = (1.0 - o.level) / 2.0;
-  return {sorted_quantile(means, alpha), sorted_quantile(means, 1.0 - alpha)};
+  return unsorted_quantile_pair(means, alpha, 1.0 - alpha);
 }
 
 PairedBootstrap paired_bootstrap(std::span<const double> a, std::span<const double> b,
@@ -155,6 +183,56 @@ Summary summarize(std::span<const double> v, const BootstrapOptions& o) {
   s.quantile_interval = f.empty() ? Interval{kNaN, kNaN} : quantile_interval(f);
   s.bootstrap_ci = f.empty() ? Interval{kNaN, kNaN} : bootstrap_mean_ci(f, o);
   return s;
+}
+
+std::vector<Summary> summarize_columns(const std::vector<std::vector<double>>& columns,
+                                       const BootstrapOptions& o) {
+  check_bootstrap(o);
+  const size_t k = columns.size();
+  std::vector<std::vector<double>> f(k);
+  std::vector<Summary> out(k);
+  for (size_t c = 0; c < k; ++c) {
+    for (double x : columns[c])
+      if (std::isfinite(x)) f[c].push_back(x);
+    Summary& s = out[c];
+    s.n = static_cast<int64_t>(f[c].size());
+    s.bootstrap = o;
+    s.mean = mean(f[c]);
+    s.sd = stddev(f[c], 1);
+    s.quantile_interval = f[c].empty() ? Interval{kNaN, kNaN} : quantile_interval(f[c]);
+    s.bootstrap_ci = {kNaN, kNaN};
+  }
+  // One pass of draws per distinct count n: the index stream of bootstrap_means(v) depends
+  // only on (seed, n), and each column sums its values in draw order as it does there.
+  const double alpha = (1.0 - o.level) / 2.0;
+  std::vector<bool> done(k, false);
+  for (size_t c0 = 0; c0 < k; ++c0) {
+    if (done[c0] || f[c0].empty()) continue;
+    std::vector<size_t> group;
+    for (size_t c = c0; c < k; ++c)
+      if (!done[c] && f[c].size() == f[c0].size()) {
+        group.push_back(c);
+        done[c] = true;
+      }
+    const uint64_t n = f[c0].size(), limit = index_limit(n);
+    const size_t g = group.size(), B = static_cast<size_t>(o.resamples);
+    std::vector<double> means(g * B), sums(g);
+    std::mt19937_64 rng(o.seed);
+    for (size_t b = 0; b < B; ++b) {
+      std::fill(sums.begin(), sums.end(), 0.0);
+      for (uint64_t i = 0; i < n; ++i) {
+        const uint64_t idx = draw_index(n, limit, rng);
+        for (size_t q = 0; q < g; ++q) sums[q] += f[group[q]][idx];
+      }
+      for (size_t q = 0; q < g; ++q) means[q * B + b] = sums[q] / static_cast<double>(n);
+    }
+    for (size_t q = 0; q < g; ++q) {
+      std::vector<double> m(means.begin() + static_cast<std::ptrdiff_t>(q * B),
+                            means.begin() + static_cast<std::ptrdiff_t>((q + 1) * B));
+      out[group[q]].bootstrap_ci = unsorted_quantile_pair(m, alpha, 1.0 - alpha);
+    }
+  }
+  return out;
 }
 
 std::vector<double> mid_ranks(std::span<const double> v) {

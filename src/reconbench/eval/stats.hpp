@@ -75,6 +75,10 @@ struct Summary {
 };
 // Non-finite values (undefined metrics) are left out; n counts the values used.
 Summary summarize(std::span<const double> v, const BootstrapOptions& opts = {});
+// summarize() of each column, the same numbers; columns with equally many finite values
+// share one pass of bootstrap draws (summarize() draws the same indices for each of them).
+std::vector<Summary> summarize_columns(const std::vector<std::vector<double>>& columns,
+                                       const BootstrapOptions& opts = {});
 
 // Mid-ranks (1-based; ties get the average of the ranks they span), ascending values.
 std::vector<double> mid_ranks(std::span<const double> v);
