@@ -58,11 +58,20 @@ struct SlicePair {
 //   2 mu_x mu_y = (mu_u^2 - mu_v^2) / 2,   mu_x^2 + mu_y^2 = (mu_u^2 + mu_v^2) / 2,
 //   2 sigma_xy = (sigma_u^2 - sigma_v^2) / 2, sigma_x^2 + sigma_y^2 = (sigma_u^2 + sigma_v^2) / 2,
 // so S = (mu_u^2 - mu_v^2 + 2 C1)(sigma_u^2 - sigma_v^2 + 2 C2)
-//      / ((mu_u^2 + mu_v^2 + 2 C1)(sigma_u^2 + sigma_v^2 + 2 C2)).
-// (Identical images give v = 0 and S = 1 exactly.)
+//      / ((mu_u^2 + mu_v^2 + 2 C1)(sigma_u^2 + sigma_v^2 + 2 C2)),
+// evaluated on the sums without the divisions by N (see the kernel). Identical images give
+// v = 0 and S = 1 exactly.
 //
 // A non-finite input makes sq_err or sq_gt non-finite (finite float squares cannot overflow
 // a double sum), which is how evaluate_volume detects NaN/Inf without a separate pass.
+// The scratch rows below are disjoint slices of one buffer, which GCC cannot prove, so it
+// would not vectorise the loops without being told that iterations are independent.
+#if defined(__GNUC__) && !defined(__clang__)
+#define RB_EVAL_IVDEP _Pragma("GCC ivdep")
+#else
+#define RB_EVAL_IVDEP
+#endif
+
 template <int64_t kWin, bool kMask, bool kMap>
 inline __attribute__((always_inline)) void ssim_kernel_body(
     const SlicePair& in, int64_t win, double data_range, const SsimOptions& o,
@@ -70,12 +79,18 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
   if constexpr (kWin > 0) win = kWin;
   const int64_t h = in.h, w = in.w, sx = in.sx, sy = in.sy;
   const int64_t oh = h - win + 1, ow = w - win + 1, half = win / 2;
+  // With the window sums A = sum u, B = sum v, P = sum u^2, Q = sum v^2 over N pixels and
+  // D = N (N - 1) (sample covariance) or N^2:
+  //   mu_u^2 -+ mu_v^2 = (A^2 -+ B^2) / N^2,
+  //   sigma_u^2 -+ sigma_v^2 = (N (P -+ Q) - (A^2 -+ B^2)) / D,
+  // and numerator and denominator of S multiplied by N^2 D:
+  //   S = (A^2 - B^2 + 2 C1 N^2)(N (P - Q) - (A^2 - B^2) + 2 C2 D)
+  //     / ((A^2 + B^2 + 2 C1 N^2)(N (P + Q) - (A^2 + B^2) + 2 C2 D)).
   const double n = static_cast<double>(win * win);
-  const double inv_n = 1.0 / n;
-  const double cov_norm = o.sample_covariance ? n / (n - 1.0) : 1.0;
+  const double d = o.sample_covariance ? n * (n - 1.0) : n * n;
   const double c1 = (o.k1 * data_range) * (o.k1 * data_range);
   const double c2 = (o.k2 * data_range) * (o.k2 * data_range);
-  const double c1x2 = 2.0 * c1, c2x2 = 2.0 * c2;
+  const double k1 = 2.0 * c1 * (n * n), k2 = 2.0 * c2 * d;
 
   // Scratch, reused across calls on the same thread (no allocation per slice).
   thread_local std::vector<double> scratch;
@@ -105,6 +120,7 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
     const float* __restrict xr = in.x + r * sx;
     const float* __restrict yr = in.y + r * sy;
     const uint8_t* __restrict mr = kMask ? mask + r * w : nullptr;
+    RB_EVAL_IVDEP
     for (int64_t j = 0; j < w; ++j) {
       const double a = xr[j], b = yr[j];
       const double u = a + b, v = a - b;
@@ -116,7 +132,7 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
       e[j] += vv;
       g[j] += aa;
       if constexpr (kMask) {
-        const double m = mr[j] ? 1.0 : 0.0;
+        const double m = static_cast<double>(mr[j] != 0);
         em[j] += m * vv;
         gm[j] += m * aa;
         vm[j] += m;
@@ -132,6 +148,7 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
       const float* __restrict xo = in.x + (i - 1) * sx;
       const float* __restrict yo = in.y + (i - 1) * sy;
       const uint8_t* __restrict mr = kMask ? mask + rn * w : nullptr;
+      RB_EVAL_IVDEP
       for (int64_t j = 0; j < w; ++j) {
         const double a = xn[j], b = yn[j], ao = xo[j], bo = yo[j];
         const double un = a + b, vn = a - b, uo = ao + bo, vo = ao - bo;
@@ -143,7 +160,7 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
         e[j] += vv;
         g[j] += aa;
         if constexpr (kMask) {
-          const double m = mr[j] ? 1.0 : 0.0;
+          const double m = static_cast<double>(mr[j] != 0);
           em[j] += m * vv;
           gm[j] += m * aa;
           vm[j] += m;
@@ -151,6 +168,7 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
       }
     }
     if constexpr (kWin == 7) {
+      RB_EVAL_IVDEP
       for (int64_t j = 0; j < w - 1; ++j) {
         tu[j] = cu[j] + cu[j + 1];
         tv[j] = cv[j] + cv[j + 1];
@@ -158,22 +176,26 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
         tvv[j] = cvv[j] + cvv[j + 1];
       }
     } else {
+      RB_EVAL_IVDEP
       for (int64_t j = 0; j < ow; ++j) {
         tu[j] = cu[j];
         tv[j] = cv[j];
         tuu[j] = cuu[j];
         tvv[j] = cvv[j];
       }
-      for (int64_t t = 1; t < win; ++t)
+      for (int64_t t = 1; t < win; ++t) {
+        RB_EVAL_IVDEP
         for (int64_t j = 0; j < ow; ++j) {
           tu[j] += cu[j + t];
           tv[j] += cv[j + t];
           tuu[j] += cuu[j + t];
           tvv[j] += cvv[j + t];
         }
+      }
     }
     const uint8_t* __restrict mr = kMask ? mask + (i + half) * w + half : nullptr;
     double* __restrict maprow = kMap ? map + i * ow : nullptr;
+    RB_EVAL_IVDEP
     for (int64_t j = 0; j < ow; ++j) {
       double su, sv, suu, svv;
       if constexpr (kWin == 7) {
@@ -184,17 +206,14 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
       } else {
         su = tu[j], sv = tv[j], suu = tuu[j], svv = tvv[j];
       }
-      const double mu = su * inv_n, mv = sv * inv_n;
-      const double mu2 = mu * mu, mv2 = mv * mv;
-      const double vu = cov_norm * (suu * inv_n - mu2);
-      const double vv = cov_norm * (svv * inv_n - mv2);
-      const double num = (mu2 - mv2 + c1x2) * (vu - vv + c2x2);
-      const double den = (mu2 + mv2 + c1x2) * (vu + vv + c2x2);
-      const double s = num / den;
+      const double a2 = su * su, b2 = sv * sv;
+      const double dm = a2 - b2, sm = a2 + b2;
+      const double dvar = n * (suu - svv) - dm, svar = n * (suu + svv) - sm;
+      const double s = ((dm + k1) * (dvar + k2)) / ((sm + k1) * (svar + k2));
       acc_s[j] += s;
       if constexpr (kMap) maprow[j] = s;
       if constexpr (kMask) {
-        const double m = mr[j] ? 1.0 : 0.0;
+        const double m = static_cast<double>(mr[j] != 0);
         acc_m[j] += m * s;
         cnt_m[j] += m;
       }
@@ -205,6 +224,7 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
   acc.ssim_sum = total;
   acc.ssim_count = oh * ow;
   double se = 0, sg = 0;
+  RB_EVAL_IVDEP
   for (int64_t j = 0; j < w; ++j) {
     se += e[j];
     sg += g[j];
@@ -213,10 +233,12 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
   acc.sq_gt = sg;
   if constexpr (kMask) {
     double total_m = 0, count_m = 0, sem = 0, sgm = 0, vox = 0;
+    RB_EVAL_IVDEP
     for (int64_t j = 0; j < ow; ++j) {
       total_m += acc_m[j];
       count_m += cnt_m[j];
     }
+    RB_EVAL_IVDEP
     for (int64_t j = 0; j < w; ++j) {
       sem += em[j];
       sgm += gm[j];

@@ -54,7 +54,7 @@ uint64_t index_limit(uint64_t n) {
 inline uint64_t draw_index(uint64_t n, uint64_t limit, std::mt19937_64& rng) {
   for (;;) {
     const uint64_t r = rng();
-    if (r <= limit) return r % n;
+    if (r <= limit) return (n & (n - 1)) == 0 ? r & (n - 1) : r % n;  // same value
   }
 }
 
@@ -215,6 +215,10 @@ std::vector<Summary> summarize_columns(const std::vector<std::vector<double>>& c
         done[c] = true;
       }
     const uint64_t n = f[c0].size(), limit = index_limit(n);
+    if (n == 1) {  // every resample is the one value: the interval is [v, v]
+      for (size_t c : group) out[c].bootstrap_ci = {f[c][0], f[c][0]};
+      continue;
+    }
     const size_t g = group.size(), B = static_cast<size_t>(o.resamples);
     std::vector<double> means(g * B), sums(g);
     std::mt19937_64 rng(o.seed);
