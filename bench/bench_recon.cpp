@@ -6,9 +6,17 @@
 //   FISTA L1-wavelet iteration  vs  bart pics -S -R W:7:0:0.005 (per iteration, from -i 50/100)
 //   CG-SENSE iteration          vs  bart pics -S -l2 -r 0.01 (per iteration, from -i 10/40)
 // each with 1 and 2 threads (benchmark argument). Ours per iteration: from iters 10 and 30.
+// Every benchmark also reports cpu_per_iter (process CPU seconds, all threads, per
+// benchmark iteration) so that thread scaling can be judged against CPU time on a busy
+// machine. `bench_recon --parity DIR` compares our cs-wavelet / cs-tv images with bart's
+// (DIR/w.cfl, DIR/tv.cfl from bench/recon_peer.sh) on the same slice (NRMSE).
 #include <benchmark/benchmark.h>
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <random>
 
@@ -67,11 +75,29 @@ const Slice& slice() {
   return s;
 }
 
+// Process CPU seconds (user + system, all threads).
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec) + 1e-6 * double(u.ru_utime.tv_usec) + double(u.ru_stime.tv_sec) +
+         1e-6 * double(u.ru_stime.tv_usec);
+}
+struct CpuCounter {
+  benchmark::State& st;
+  double t0 = cpu_seconds();
+  explicit CpuCounter(benchmark::State& s) : st(s) {}
+  ~CpuCounter() {
+    st.counters["cpu_per_iter"] =
+        benchmark::Counter((cpu_seconds() - t0) / double(std::max<int64_t>(st.iterations(), 1)));
+  }
+};
+
 void BM_Espirit(benchmark::State& st) {
   const auto& s = slice();
   recon::ScopedReconThreads t(static_cast<int>(st.range(1)));
   recon::EspiritOptions o;
   o.maps = st.range(0);
+  CpuCounter cpu(st);
   for (auto _ : st) benchmark::DoNotOptimize(recon::espirit(s.k.view(), o).maps.data());
 }
 BENCHMARK(BM_Espirit)->ArgNames({"maps", "threads"})->Args({1, 1})->Args({1, 2})->Args({2, 1})->Args({2, 2})
@@ -84,6 +110,7 @@ void BM_CsWavelet(benchmark::State& st) {
   recon::ScopedReconThreads t(static_cast<int>(st.range(0)));
   recon::CsOptions o;
   o.max_iter = static_cast<int>(st.range(1));
+  CpuCounter cpu(st);
   for (auto _ : st) benchmark::DoNotOptimize(recon::cs_recon(s.k.view(), s.maps.view(), s.mask, o).data());
 }
 BENCHMARK(BM_CsWavelet)->ArgNames({"threads", "iters"})->Args({1, 10})->Args({1, 30})->Args({2, 10})->Args({2, 30})
@@ -95,6 +122,7 @@ void BM_Sense(benchmark::State& st) {
   recon::SenseOptions o;
   o.max_iter = static_cast<int>(st.range(1));
   o.tol = 0;
+  CpuCounter cpu(st);
   for (auto _ : st) benchmark::DoNotOptimize(recon::sense_recon(s.k.view(), s.maps.view(), s.mask, o).data());
 }
 BENCHMARK(BM_Sense)->ArgNames({"threads", "iters"})->Args({1, 10})->Args({1, 30})->Args({2, 10})->Args({2, 30})
@@ -112,6 +140,35 @@ int main(int argc, char** argv) {
       // maps [1 coil y x] -> [read phase 1 coil 1]: same layout as a k-space slice
       Array<cfloat> m({s.maps.dim(1), s.maps.dim(2), s.maps.dim(3)}, s.maps.vec());
       write_cfl(dir + "/sens", kspace_slice_to_cfl(m.view()));
+      return 0;
+    }
+  // --parity DIR: our cs-wavelet (lambda 0.005, 30 it.) and cs-tv (lambda 0.01, 50 it.) vs
+  // bart pics -S on the same slice and maps (DIR/w.cfl, DIR/tv.cfl): NRMSE of the magnitude.
+  for (int i = 1; i + 1 < argc; ++i)
+    if (std::strcmp(argv[i], "--parity") == 0) {
+      const std::string dir = argv[i + 1];
+      const auto& s = slice();
+      auto nrmse = [&](const std::string& name, const recon::CsOptions& o) {
+        auto ref = read_cfl(dir + "/" + name);
+        auto ours = recon::combine_maps(recon::cs_recon(s.k.view(), s.maps.view(), s.mask, o).view());
+        const int64_t h = ours.dim(0), w = ours.dim(1);
+        double num = 0, den = 0;
+        for (int64_t y = 0; y < h; ++y)
+          for (int64_t x = 0; x < w; ++x) {
+            const double b = std::abs(ref.data[y + h * x]);  // column-major
+            num += (b - ours.at(y, x)) * (b - ours.at(y, x));
+            den += b * b;
+          }
+        std::printf("parity %s %.3g\n", name.c_str(), std::sqrt(num / den));
+      };
+      recon::CsOptions w;
+      w.max_iter = 30;
+      nrmse("w", w);
+      recon::CsOptions tv;
+      tv.reg = recon::CsOptions::Reg::TV;
+      tv.lambda = 0.01f;
+      tv.max_iter = 50;
+      nrmse("tv", tv);
       return 0;
     }
   benchmark::Initialize(&argc, argv);

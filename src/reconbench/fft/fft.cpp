@@ -133,6 +133,13 @@ Array<cfloat> ifft2c_copy(ArrayView<const cfloat> x) {
   return y;
 }
 
+void fft_rows(cfloat* x, int64_t n, int64_t howmany, bool inverse) {
+  if (n == 0 || howmany == 0) return;
+  fftwf_plan plan = get_plan({n, 0, howmany, 1, n, inverse ? FFTW_BACKWARD : FFTW_FORWARD});
+  auto* f = reinterpret_cast<fftwf_complex*>(x);
+  fftwf_execute_dft(plan, f, f);
+}
+
 void fft1c(ArrayView<cfloat> x, int axis) { centred1(x, axis, FFTW_FORWARD); }
 void ifft1c(ArrayView<cfloat> x, int axis) { centred1(x, axis, FFTW_BACKWARD); }
 

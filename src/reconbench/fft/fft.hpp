@@ -23,6 +23,11 @@ Array<cfloat> ifft2c_copy(ArrayView<const cfloat> x);
 void fft1c(ArrayView<cfloat> x, int axis);
 void ifft1c(ArrayView<cfloat> x, int axis);
 
+// Uncentred, unnormalised in-place DFTs of `howmany` contiguous rows of length n (FFTW's
+// sign: forward e^{-2 pi i jk/n}), from the same plan cache (recon's fused SENSE normal
+// operator; one planner mutex for the whole process).
+void fft_rows(cfloat* x, int64_t n, int64_t howmany, bool inverse);
+
 // numpy.fft.fftshift / ifftshift over the last two axes (copying helpers, for tests and
 // odd sizes).
 void fftshift2(ArrayView<cfloat> x);

@@ -207,16 +207,17 @@ void register_classical_methods() {
   };
   register_recon_method(
       "cs-wavelet",
-      cat("L1-wavelet compressed sensing (FISTA, Daubechies-2, random cycle spinning) with "
-          "ESPIRiT maps and BART data scaling, objective 1/2||Ax-y||^2 + lambda||Wx||_1 with "
-          "orthonormal D4 (measured: bart pics -R W:7:0:L matches lambda ~ L/12). Params: lambda=0.005, "
-          "iter=50, seed=0, cycle_spin=1, ESPIRiT keys as sense; ",
+      cat("L1-wavelet compressed sensing with ESPIRiT maps, = bart pics -S -R W:7:0:lambda -i iter "
+          "(BART data scaling, BART's Daubechies-2 wavelet, FISTA and cycle-spinning shifts; "
+          "same result as bart to float rounding). Params: lambda=0.005, "
+          "iter=50, seed=0 (0 = bart's shifts), cycle_spin=1, ESPIRiT keys as sense; ",
           kVendorKeys),
       cs(CsOptions::Reg::L1Wavelet, "cs-wavelet", 0.005f, 50));
   register_recon_method(
       "cs-tv",
-      cat("total-variation compressed sensing (ADMM, rho 0.5, inner CG <= 10) with ESPIRiT "
-          "maps (pics -R T:7:0:lambda -S; our periodic TV matches bart to ~10 %). Params: lambda=0.001, iter=50, "
+      cat("isotropic total-variation compressed sensing with ESPIRiT maps, = bart pics -S "
+          "-R T:7:0:lambda -i iter (ADMM rho 0.5, over-relaxation 1.6, inner CG <= 10; iter bounds "
+          "the total inner CG iterations, as in bart). Params: lambda=0.001, iter=50, "
           "rho=0.5, ESPIRiT keys as sense; ",
           kVendorKeys),
       cs(CsOptions::Reg::TV, "cs-tv", 0.001f, 50));

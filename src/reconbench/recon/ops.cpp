@@ -1,15 +1,9 @@
 #include "reconbench/recon/ops.hpp"
 
-#include <fftw3.h>
-
-// Exported by libfftw3f (api/apiplan.c) but declared only in FFTW's internal headers; it is
-// what fftwf_make_planner_thread_safe() (libfftw3f_threads) uses.
-extern "C" void fftwf_set_planner_hooks(void (*before)(void), void (*after)(void));
-
+#include <algorithm>
 #include <cmath>
-#include <map>
+#include <cstdlib>
 #include <memory>
-#include <mutex>
 
 #include "reconbench/core/parallel.hpp"
 #include "reconbench/fft/fft.hpp"
@@ -130,6 +124,242 @@ LinOp wavelet_op(int64_t h, int64_t w, int64_t sy, int64_t sx, int64_t min_size)
   return LinOp("wavelet", n, n, fw, ad, nr);
 }
 
+// ---- BART's wavelet ------------------------------------------------------------------
+namespace {
+
+// BART wavelet_dau2[2][2][4]: [analysis, synthesis][low, high][tap], as in wavelet.c.
+constexpr float kBartDau2[2][2][4] = {
+    {{-0.1294095225512603f, +0.2241438680420134f, +0.8365163037378077f, +0.4829629131445341f},
+     {-0.4829629131445341f, +0.8365163037378077f, -0.2241438680420134f, -0.1294095225512603f}},
+    {{+0.4829629131445341f, +0.8365163037378077f, +0.2241438680420134f, -0.1294095225512603f},
+     {-0.1294095225512603f, -0.2241438680420134f, +0.8365163037378077f, -0.4829629131445341f}},
+};
+constexpr int kFlen = 4;
+
+int64_t bart_bandsize(int64_t n) { return (n + kFlen - 1) / 2; }
+
+// BART coord(): input index of output j, tap l, with half-sample symmetric extension.
+int64_t bart_coord(int64_t j, int64_t n, int l) {
+  int64_t m = 2 * j + 1 - (kFlen - 1) + l;
+  if (m < 0) m = -m - 1;
+  if (m >= n) m = n - 1 - (m - n);
+  return m;
+}
+
+// Analysis along axis 0 of in [n rows, cols] -> out [2 b rows, cols] (low rows, then high):
+//   out[j] = sum_l in[coord(j, l)] f[flen - 1 - l]   (BART wavelet_down3)
+void down_rows(const cfloat* in, int64_t n, int64_t cols, cfloat* out) {
+  const int64_t b = bart_bandsize(n);
+  parallel_for(b, [&](int64_t j) {
+    cfloat* lo = out + j * cols;
+    cfloat* hi = out + (b + j) * cols;
+    std::fill(lo, lo + cols, cfloat(0));
+    std::fill(hi, hi + cols, cfloat(0));
+    for (int l = 0; l < kFlen; ++l) {
+      const cfloat* src = in + bart_coord(j, n, l) * cols;
+      const float fl = kBartDau2[0][0][kFlen - l - 1], fh = kBartDau2[0][1][kFlen - l - 1];
+      for (int64_t c = 0; c < cols; ++c) {
+        lo[c] += fl * src[c];
+        hi[c] += fh * src[c];
+      }
+    }
+  }, recon_threads());
+}
+
+// The same along axis 1 of in [rows, n] -> out [rows, 2 b].
+void down_cols(const cfloat* in, int64_t rows, int64_t n, cfloat* out) {
+  const int64_t b = bart_bandsize(n);
+  parallel_for(rows, [&](int64_t r) {
+    const cfloat* src = in + r * n;
+    cfloat* dst = out + r * 2 * b;
+    for (int64_t j = 0; j < b; ++j) {
+      cfloat lo = 0, hi = 0;
+      for (int l = 0; l < kFlen; ++l) {
+        const cfloat v = src[bart_coord(j, n, l)];
+        lo += kBartDau2[0][0][kFlen - l - 1] * v;
+        hi += kBartDau2[0][1][kFlen - l - 1] * v;
+      }
+      dst[j] = lo;
+      dst[b + j] = hi;
+    }
+  }, recon_threads());
+}
+
+// Synthesis (BART wavelet_up3) along axis 0: in [2 b rows, cols] -> out [n rows, cols],
+//   out[i] = sum_{l = (i+1)%2, step 2} (lo[j] g_lo[flen-1-l] + hi[j] g_hi[flen-1-l]),
+//   j = (i + l - 1) / 2 where 0 <= j < b.
+void up_rows(const cfloat* in, int64_t n, int64_t cols, cfloat* out) {
+  const int64_t b = bart_bandsize(n);
+  parallel_for(n, [&](int64_t i) {
+    cfloat* dst = out + i * cols;
+    std::fill(dst, dst + cols, cfloat(0));
+    for (int l = static_cast<int>((i + 1) % 2); l < kFlen; l += 2) {
+      const int64_t j = (i + l - 1) / 2;
+      if (j < 0 || j >= b) continue;
+      const cfloat* lo = in + j * cols;
+      const cfloat* hi = in + (b + j) * cols;
+      const float gl = kBartDau2[1][0][kFlen - l - 1], gh = kBartDau2[1][1][kFlen - l - 1];
+      for (int64_t c = 0; c < cols; ++c) dst[c] += gl * lo[c] + gh * hi[c];
+    }
+  }, recon_threads());
+}
+
+void up_cols(const cfloat* in, int64_t rows, int64_t n, cfloat* out) {
+  const int64_t b = bart_bandsize(n);
+  parallel_for(rows, [&](int64_t r) {
+    const cfloat* src = in + r * 2 * b;
+    cfloat* dst = out + r * n;
+    for (int64_t i = 0; i < n; ++i) {
+      cfloat acc = 0;
+      for (int l = static_cast<int>((i + 1) % 2); l < kFlen; l += 2) {
+        const int64_t j = (i + l - 1) / 2;
+        if (j < 0 || j >= b) continue;
+        acc += kBartDau2[1][0][kFlen - l - 1] * src[j] + kBartDau2[1][1][kFlen - l - 1] * src[b + j];
+      }
+      dst[i] = acc;
+    }
+  }, recon_threads());
+}
+
+// BART wavelet_num_levels for one axis: 1 + number of splits (see make_bart_wavelet_plan).
+int bart_axis_levels(int64_t n, int64_t min) {
+  int levels = 1;
+  bool split = n > 1;
+  while (split) {
+    const int64_t b = bart_bandsize(n);
+    ++levels;
+    split = b >= min && b < n;
+    n = b;
+  }
+  return levels;
+}
+
+}  // namespace
+
+BartWaveletPlan make_bart_wavelet_plan(int64_t h, int64_t w, int64_t min_size) {
+  RB_CHECK(h >= 1 && w >= 1 && min_size >= 3, "wavelet: bad size ", h, "x", w, " / min ",
+           min_size);
+  BartWaveletPlan p;
+  p.h = h;
+  p.w = w;
+  const int64_t min0 = std::min(h, min_size), min1 = std::min(w, min_size);
+  int64_t n0 = h, n1 = w;
+  bool s0 = h > 1, s1 = w > 1;
+  while (s0 || s1) {
+    BartWaveletPlan::Level lv{n0, n1, s0, s1, 0, 0, 0, 0};
+    lv.b0 = s0 ? bart_bandsize(n0) : n0;
+    lv.b1 = s1 ? bart_bandsize(n1) : n1;
+    lv.m0 = s0 ? 2 * lv.b0 : n0;
+    lv.m1 = s1 ? 2 * lv.b1 : n1;
+    p.levels.push_back(lv);
+    // wavelet_filter_flags: an axis stops once its band is below the minimum size (and,
+    // unlike BART, once it no longer shrinks, so tiny axes cannot loop).
+    s0 = s0 && lv.b0 >= min0 && lv.b0 < n0;
+    s1 = s1 && lv.b1 >= min1 && lv.b1 < n1;
+    n0 = lv.b0;
+    n1 = lv.b1;
+  }
+  p.shift_levels_y = h > 1 ? bart_axis_levels(h, min0) : 0;
+  p.shift_levels_x = w > 1 ? bart_axis_levels(w, min1) : 0;
+  return p;
+}
+
+std::vector<cfloat> bart_fwt(const BartWaveletPlan& p, const cfloat* x) {
+  size_t total = 0;
+  for (const auto& lv : p.levels) total += static_cast<size_t>(lv.m0 * lv.m1);
+  std::vector<cfloat> out(total);
+  std::vector<cfloat> cur(x, x + p.h * p.w), tmp;
+  size_t off = 0;
+  for (const auto& lv : p.levels) {
+    cfloat* dst = out.data() + off;
+    // axis 0 (y) first, then axis 1 (x), as BART fwtN
+    const cfloat* src = cur.data();
+    if (lv.s0) {
+      tmp.resize(static_cast<size_t>(lv.m0 * lv.n1));
+      down_rows(src, lv.n0, lv.n1, tmp.data());
+      src = tmp.data();
+    }
+    if (lv.s1) {
+      down_cols(src, lv.m0, lv.n1, dst);
+    } else {
+      std::copy(src, src + lv.m0 * lv.n1, dst);
+    }
+    // next level input: the low-low band [b0 b1]
+    cur.resize(static_cast<size_t>(lv.b0 * lv.b1));
+    for (int64_t i = 0; i < lv.b0; ++i)
+      std::copy(dst + i * lv.m1, dst + i * lv.m1 + lv.b1, cur.data() + i * lv.b1);
+    off += static_cast<size_t>(lv.m0 * lv.m1);
+  }
+  return out;
+}
+
+void bart_iwt(const BartWaveletPlan& p, const std::vector<cfloat>& coeffs, cfloat* x) {
+  std::vector<size_t> offs;
+  size_t off = 0;
+  for (const auto& lv : p.levels) {
+    offs.push_back(off);
+    off += static_cast<size_t>(lv.m0 * lv.m1);
+  }
+  RB_ASSERT(coeffs.size() == off, "wavelet coefficients ", coeffs.size(), " vs ", off);
+  std::vector<cfloat> rec, blk, tmp;
+  for (size_t l = p.levels.size(); l-- > 0;) {
+    const auto& lv = p.levels[l];
+    blk.assign(coeffs.begin() + static_cast<std::ptrdiff_t>(offs[l]),
+               coeffs.begin() + static_cast<std::ptrdiff_t>(offs[l] + lv.m0 * lv.m1));
+    if (l + 1 < p.levels.size())  // low-low band from the coarser level
+      for (int64_t i = 0; i < lv.b0; ++i)
+        std::copy(rec.data() + i * lv.b1, rec.data() + (i + 1) * lv.b1, blk.data() + i * lv.m1);
+    // axis 1 (x) first, then axis 0 (y), as BART iwtN
+    const cfloat* src = blk.data();
+    if (lv.s1) {
+      tmp.resize(static_cast<size_t>(lv.m0 * lv.n1));
+      up_cols(src, lv.m0, lv.n1, tmp.data());
+      src = tmp.data();
+    }
+    rec.resize(static_cast<size_t>(lv.n0 * lv.n1));
+    if (lv.s0) {
+      up_rows(src, lv.n0, lv.n1, rec.data());
+    } else {
+      std::copy(src, src + lv.n0 * lv.n1, rec.data());
+    }
+  }
+  std::copy(rec.begin(), rec.end(), x);
+}
+
+void bart_wavelet_thresh(const BartWaveletPlan& p, cfloat* x, float lambda, int64_t sy,
+                         int64_t sx) {
+  const int64_t n = p.h * p.w;
+  std::vector<cfloat> shifted(static_cast<size_t>(n));
+  circshift2(x, shifted.data(), p.h, p.w, sy, sx);
+  auto c = bart_fwt(p, shifted.data());
+  // md_zsoftthresh over every coefficient (the low-low bands of all but the last level are
+  // not coefficients: BART never stores them, and bart_iwt ignores them).
+  size_t off = 0;
+  for (size_t l = 0; l < p.levels.size(); ++l) {
+    const auto& lv = p.levels[l];
+    const bool last = l + 1 == p.levels.size();
+    for (int64_t i = 0; i < lv.m0; ++i)
+      for (int64_t j = 0; j < lv.m1; ++j) {
+        if (!last && i < lv.b0 && j < lv.b1) continue;
+        cfloat& v = c[off + static_cast<size_t>(i * lv.m1 + j)];
+        const float a = std::hypot(v.real(), v.imag());
+        v = a > lambda ? v * ((a - lambda) / a) : cfloat(0);
+      }
+    off += static_cast<size_t>(lv.m0 * lv.m1);
+  }
+  bart_iwt(p, c, shifted.data());
+  circshift2(shifted.data(), x, p.h, p.w, -sy, -sx);
+}
+
+int bart_rand_lim(unsigned int* state, int limit) {
+  const int divisor = RAND_MAX / (limit + 1);
+  int r;
+  do {
+    r = rand_r(state) / divisor;
+  } while (r > limit);
+  return r;
+}
+
 // ---- finite differences --------------------------------------------------------------
 void fdiff_forward(const cfloat* x, cfloat* d, int64_t h, int64_t w) {
   cfloat* d0 = d;
@@ -161,6 +391,41 @@ LinOp fdiff_op(int64_t h, int64_t w) {
   auto fw = [h, w](CCSpan x, CSpan y) { fdiff_forward(x.data(), y.data(), h, w); };
   auto ad = [h, w](CCSpan y, CSpan x) { fdiff_adjoint(y.data(), x.data(), h, w); };
   return LinOp("fdiff", h * w, 2 * h * w, fw, ad);
+}
+
+// ---- BART gradient -------------------------------------------------------------------
+void bart_grad_forward(const cfloat* x, cfloat* d, int64_t h, int64_t w) {
+  cfloat* d0 = d;
+  cfloat* d1 = d + h * w;
+  for (int64_t i = 0; i < h; ++i) {
+    const cfloat* row = x + i * w;
+    const cfloat* prev = x + ((i + h - 1) % h) * w;
+    cfloat* o0 = d0 + i * w;
+    cfloat* o1 = d1 + i * w;
+    for (int64_t j = 0; j < w; ++j) o0[j] = row[j] - prev[j];
+    o1[0] = row[0] - row[w - 1];
+    for (int64_t j = 1; j < w; ++j) o1[j] = row[j] - row[j - 1];
+  }
+}
+
+// G^H d: (G^H d)[y, x] = d0[y, x] - d0[y+1, x] + d1[y, x] - d1[y, x+1]
+void bart_grad_adjoint(const cfloat* d, cfloat* x, int64_t h, int64_t w) {
+  const cfloat* d0 = d;
+  const cfloat* d1 = d + h * w;
+  for (int64_t i = 0; i < h; ++i) {
+    const cfloat* a = d0 + i * w;
+    const cfloat* an = d0 + ((i + 1) % h) * w;
+    const cfloat* c = d1 + i * w;
+    cfloat* o = x + i * w;
+    for (int64_t j = 0; j + 1 < w; ++j) o[j] = a[j] - an[j] + c[j] - c[j + 1];
+    o[w - 1] = a[w - 1] - an[w - 1] + c[w - 1] - c[0];
+  }
+}
+
+LinOp bart_grad_op(int64_t h, int64_t w) {
+  auto fw = [h, w](CCSpan x, CSpan y) { bart_grad_forward(x.data(), y.data(), h, w); };
+  auto ad = [h, w](CCSpan y, CSpan x) { bart_grad_adjoint(y.data(), x.data(), h, w); };
+  return LinOp("bart_grad", h * w, 2 * h * w, fw, ad);
 }
 
 // ---- SENSE building blocks -----------------------------------------------------------
@@ -225,35 +490,6 @@ SenseOperator::SenseOperator(ArrayView<const cfloat> maps, std::span<const float
 }
 
 namespace {
-
-// FFTW's planner is not thread-safe, and fft/ plans under its own mutex. These hooks make
-// every planner call in the process (fft/'s included) take one global mutex; they are
-// installed during static initialisation, before any thread can plan.
-std::recursive_mutex g_fftw_planner_mutex;
-void planner_before() { g_fftw_planner_mutex.lock(); }
-void planner_after() { g_fftw_planner_mutex.unlock(); }
-const bool g_hooks_installed = [] {
-  fftwf_set_planner_hooks(planner_before, planner_after);
-  return true;
-}();
-
-// Uncentred in-place FFTs of `howmany` contiguous rows of length n (cached plans).
-fftwf_plan rows_plan(int64_t n, int64_t howmany, int sign) {
-  static std::mutex m;
-  static std::map<std::tuple<int64_t, int64_t, int>, fftwf_plan> cache;
-  std::lock_guard lock(m);
-  auto key = std::make_tuple(n, howmany, sign);
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
-  std::vector<fftwf_complex> scratch(static_cast<size_t>(n * howmany));
-  int nn = static_cast<int>(n);
-  fftwf_plan p = fftwf_plan_many_dft(1, &nn, static_cast<int>(howmany), scratch.data(), nullptr, 1,
-                                     nn, scratch.data(), nullptr, 1, nn, sign,
-                                     FFTW_ESTIMATE | FFTW_UNALIGNED);
-  RB_ASSERT(p != nullptr && g_hooks_installed, "FFTW planning failed");
-  cache.emplace(key, p);
-  return p;
-}
 
 // t = sum_m S_mc x_m for one coil (manual complex arithmetic: no __mulsc3 calls).
 void coil_image(const cfloat* maps, const cfloat* x, cfloat* t, int64_t nm, int64_t nc, int64_t c,
@@ -333,11 +569,9 @@ void SenseOperator::normal(const cfloat* x, cfloat* z) const {
   std::vector<float> p2(pattern_.size());
   for (size_t j = 0; j < p2.size(); ++j) p2[j] = pattern_[j] * pattern_[j];
   const bool even = w_ % 2 == 0;
-  fftwf_plan fwd = even ? rows_plan(w_, h_, FFTW_FORWARD) : nullptr;
-  fftwf_plan bwd = even ? rows_plan(w_, h_, FFTW_BACKWARD) : nullptr;
   // Even W: fft1c(v)[k] = c_k F(M v)[k] with M = (-1)^j and c_k = +-1/sqrt(W) (fft.hpp), so
   //   ifft1c(P^2 fft1c(v)) = M F^-1(P^2 / W F(M v))
-  // with plain FFTW row transforms and no shifts.
+  // with plain (uncentred) row DFTs and no shifts (fft/ fft_rows: fft/'s plan cache).
   for (size_t j = 0; j < p2.size(); ++j) p2[j] /= static_cast<float>(w_);
   parallel_for(
       nc_,
@@ -347,11 +581,10 @@ void SenseOperator::normal(const cfloat* x, cfloat* z) const {
         if (even) {
           for (int64_t i = 0; i < h_; ++i)
             for (int64_t j = 1; j < w_; j += 2) t[i * w_ + j] = -t[i * w_ + j];
-          auto* f = reinterpret_cast<fftwf_complex*>(t);
-          fftwf_execute_dft(fwd, f, f);
+          fft_rows(t, w_, h_, false);
           for (int64_t i = 0; i < h_; ++i)
             for (int64_t j = 0; j < w_; ++j) t[i * w_ + j] *= p2[j];
-          fftwf_execute_dft(bwd, f, f);
+          fft_rows(t, w_, h_, true);
           for (int64_t i = 0; i < h_; ++i)
             for (int64_t j = 1; j < w_; j += 2) t[i * w_ + j] = -t[i * w_ + j];
         } else {

@@ -43,11 +43,49 @@ LinOp wavelet_op(int64_t h, int64_t w, int64_t shift_y = 0, int64_t shift_x = 0,
                  int64_t min_size = 16);
 void circshift2(const cfloat* in, cfloat* out, int64_t h, int64_t w, int64_t sy, int64_t sx);
 
+// ---- BART's Daubechies-2 wavelet (BART src/wavelet/wavelet.c, `pics -R W`) --------------
+// Not orthogonal: each 1-D level filters with half-sample symmetric extension at both ends
+// (BART coord()) and keeps (n + 3) / 2 low and (n + 3) / 2 high coefficients (redundant for
+// n > 1); the inverse is BART's synthesis (iwt), which reconstructs exactly. Levels: at the
+// top every axis with more than one sample is split; an axis keeps being split while its
+// band stays >= min(size, min_size) (BART minsize = MIN(dims, 16)). The soft threshold of
+// `pics -R W:7:0:lambda` applies to *all* coefficients, the final coarse band included.
+struct BartWaveletPlan {
+  int64_t h = 0, w = 0;
+  struct Level {
+    int64_t n0, n1;  // input block [n0 n1] (y, x)
+    bool s0, s1;     // axis split at this level
+    int64_t b0, b1;  // band size per axis ((n + 3) / 2 if split, else n)
+    int64_t m0, m1;  // output block (2 b if split, else n); the low-low band is [0, b0) x [0, b1)
+  };
+  std::vector<Level> levels;
+  // BART wavelet_num_levels of each axis alone: random shifts are drawn in [0, 2^levels].
+  int shift_levels_y = 0, shift_levels_x = 0;
+};
+BartWaveletPlan make_bart_wavelet_plan(int64_t h, int64_t w, int64_t min_size = 16);
+// Forward transform of [h w] (no shift): one output block [m0 m1] per level, concatenated.
+std::vector<cfloat> bart_fwt(const BartWaveletPlan& plan, const cfloat* x);
+// Inverse of bart_fwt (ignores the low-low band of every level but the last) -> [h w].
+void bart_iwt(const BartWaveletPlan& plan, const std::vector<cfloat>& coeffs, cfloat* x);
+// BART wavelet_thresh: x <- iwt(soft(fwt(shift(x)), lambda)) shifted back, in place, [h w];
+// shift (sy, sx) as BART md_circ_shift: out[(i + s) mod n] = in[i].
+void bart_wavelet_thresh(const BartWaveletPlan& plan, cfloat* x, float lambda, int64_t sy = 0,
+                         int64_t sx = 0);
+// BART's cycle-spinning draw (wavthresh.c rand_lim with POSIX rand_r): uniform in [0, limit].
+int bart_rand_lim(unsigned int* state, int limit);
+
 // ---- Finite differences (TV), periodic: [y x] -> [2 y x] -------------------------------
 //   (D x)_0[y, x] = x[y+1, x] - x[y, x],  (D x)_1[y, x] = x[y, x+1] - x[y, x]
 LinOp fdiff_op(int64_t h, int64_t w);
 void fdiff_forward(const cfloat* x, cfloat* d, int64_t h, int64_t w);
 void fdiff_adjoint(const cfloat* d, cfloat* x, int64_t h, int64_t w);
+
+// ---- BART's gradient (linops/grad.c, `pics -R T`), periodic: [y x] -> [2 y x] -----------
+//   (G x)_0[y, x] = x[y, x] - x[y-1, x],  (G x)_1[y, x] = x[y, x] - x[y, x-1]
+// BART thresholds the two components jointly (isotropic TV).
+LinOp bart_grad_op(int64_t h, int64_t w);
+void bart_grad_forward(const cfloat* x, cfloat* d, int64_t h, int64_t w);
+void bart_grad_adjoint(const cfloat* d, cfloat* x, int64_t h, int64_t w);
 
 // ---- Building blocks of SENSE -----------------------------------------------------------
 LinOp fft2c_op(int64_t batch, int64_t h, int64_t w);  // centred orthonormal, [batch h w]

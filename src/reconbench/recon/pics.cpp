@@ -2,8 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 
+#include "reconbench/fft/fft.hpp"
 #include "reconbench/recon/ops.hpp"
 #include "reconbench/recon/solvers.hpp"
 
@@ -12,25 +12,76 @@ namespace rb::recon {
 float estimate_scaling(ArrayView<const cfloat> kspace) {
   RB_ASSERT(kspace.ndim() == 3, "kspace [coil read phase]");
   const int64_t nc = kspace.dim(0), H = kspace.dim(1), W = kspace.dim(2);
-  const int64_t h = std::min<int64_t>(H, 32), w = std::min<int64_t>(W, 32);
-  // BART md_resize_center: offset N/2 - n/2
-  const int64_t y0 = H / 2 - h / 2, x0 = W / 2 - w / 2;
-  std::vector<float> mag;
-  mag.reserve(static_cast<size_t>(h * w));
-  for (int64_t i = 0; i < h; ++i)
-    for (int64_t j = 0; j < w; ++j) {
-      double s = 0;
-      for (int64_t c = 0; c < nc; ++c) s += std::norm(cdouble(kspace[(c * H + y0 + i) * W + x0 + j]));
-      mag.push_back(static_cast<float>(std::sqrt(s)));
+  // BART extract_calib2(cal_size 32, fixed = false): keep the whole readout and the central
+  // min(32, W) phase lines (offset (W - w) / 2) ...
+  const int64_t tw = std::min<int64_t>(W, 32), tx0 = (W - tw) / 2;
+  auto at = [&](int64_t c, int64_t y, int64_t x) { return kspace[(c * H + y) * W + tx0 + x]; };
+  std::vector<uint8_t> pat(static_cast<size_t>(H * tw), 0);  // estimate_pattern: any coil != 0
+  for (int64_t c = 0; c < nc; ++c)
+    for (int64_t y = 0; y < H; ++y)
+      for (int64_t x = 0; x < tw; ++x)
+        if (at(c, y, x) != cfloat(0)) pat[y * tw + x] = 1;
+  // ... calib_geom: from a 1 x 1 box, grow read then phase by one sample per round (box
+  // offset (n - size) / 2) while every sample in it is sampled, each axis capped at 32 ...
+  const int64_t n[2] = {H, tw};
+  int64_t size[2] = {1, 1}, pos[2] = {(H - 1) / 2, (tw - 1) / 2};
+  auto full = [&] {
+    for (int64_t y = pos[0]; y < pos[0] + size[0]; ++y)
+      for (int64_t x = pos[1]; x < pos[1] + size[1]; ++x)
+        if (!pat[y * tw + x]) return false;
+    return true;
+  };
+  bool stop[2] = {false, false};
+  while (!(stop[0] && stop[1]))
+    for (int d = 0; d < 2; ++d) {
+      if (size[d] == n[d] || size[d] >= 32) stop[d] = true;
+      if (stop[d]) continue;
+      ++size[d];
+      pos[d] = (n[d] - size[d]) / 2;
+      if (!full()) {
+        --size[d];
+        pos[d] = (n[d] - size[d]) / 2;
+        stop[d] = true;
+      }
     }
+  // ... calib_readout_pos: slide the box along the readout to the first position of maximal
+  // energy.
+  float best = 0;
+  int64_t by = 0;
+  for (int64_t y0 = 0; y0 + size[0] <= H; ++y0) {
+    double e = 0;
+    for (int64_t c = 0; c < nc; ++c)
+      for (int64_t y = y0; y < y0 + size[0]; ++y)
+        for (int64_t x = pos[1]; x < pos[1] + size[1]; ++x) e += std::norm(cdouble(at(c, y, x)));
+    const float ef = static_cast<float>(std::sqrt(e));  // BART compares float norms
+    if (ef > best) {
+      best = ef;
+      by = y0;
+    }
+  }
+  // estimate_scaling_cal -> rss_combine: unitary inverse DFT of the calibration block per
+  // coil (BART's uncentred ifft + fftscale; centring only permutes the magnitudes, which are
+  // sorted), then coil-RSS of that low-resolution image (estimate_scaling_norm).
+  Array<cfloat> cal({nc, size[0], size[1]});
+  for (int64_t c = 0; c < nc; ++c)
+    for (int64_t y = 0; y < size[0]; ++y)
+      for (int64_t x = 0; x < size[1]; ++x) cal.at(c, y, x) = at(c, by + y, pos[1] + x);
+  ifft2c(cal.view());
+  std::vector<float> mag;
+  mag.reserve(static_cast<size_t>(size[0] * size[1]));
+  for (int64_t p = 0; p < size[0] * size[1]; ++p) {
+    double s = 0;
+    for (int64_t c = 0; c < nc; ++c) s += std::norm(cdouble(cal[c * size[0] * size[1] + p]));
+    mag.push_back(static_cast<float>(std::sqrt(s)));
+  }
   std::sort(mag.begin(), mag.end());
-  const double rescale = std::sqrt(double(H) / h) * std::sqrt(double(W) / w);
-  const size_t n = mag.size();
-  const double median = mag[n / 2] / rescale;
-  const double p90 = mag[static_cast<size_t>(std::trunc(n * 0.9))] / rescale;
-  const double mx = mag[n - 1] / rescale;
+  const double rescale = std::sqrt(double(H) / double(size[0])) * std::sqrt(double(W) / double(size[1]));
+  const size_t m = mag.size();
+  const double median = mag[m / 2] / rescale;
+  const double p90 = mag[static_cast<size_t>(std::trunc(m * 0.9))] / rescale;
+  const double mx = mag[m - 1] / rescale;
   double scale = (mx - p90) < 2 * (p90 - median) ? p90 : mx;
-  if (scale == 0) scale = 1;
+  if (scale == 0) scale = 1;  // BART: "Estimated scale is zero. Set to one."
   return static_cast<float>(scale);
 }
 
@@ -87,44 +138,31 @@ Array<cfloat> cs_recon(ArrayView<const cfloat> kspace, ArrayView<const cfloat> m
   const int64_t nm = pb.op.maps(), h = pb.op.h(), w = pb.op.w(), np = h * w;
   CVec x(pb.b.size(), cfloat(0));
   if (opt.reg == CsOptions::Reg::L1Wavelet) {
-    const WaveletPlan plan = make_wavelet_plan(h, w, opt.wavelet_min_size);
-    std::mt19937 rng(opt.seed);
-    CVec tmp(static_cast<size_t>(np));
-    // prox of t lambda ||W_shift x||_1 for orthogonal W: x <- W^H soft(W x, t lambda);
-    // detail coefficients only (the coarse approximation is not thresholded).
+    const BartWaveletPlan plan = make_bart_wavelet_plan(h, w, opt.wavelet_min_size);
+    // BART wavthresh.c: rand_state starts at 1 (here 1 + seed); every prox call draws a shift
+    // per split axis (y, then x) uniformly in [0, 2^levels(axis)].
+    unsigned int state = 1u + opt.seed;
+    // prox of t lambda ||W x||_1, BART-style: x <- W^-1 soft(W shift(x), t lambda), shifted back
     ProxFn prox = [&](CSpan v, float t, int) {
       int64_t sy = 0, sx = 0;
       if (opt.cycle_spin) {
-        sy = static_cast<int64_t>(rng() % static_cast<uint32_t>(h));
-        sx = static_cast<int64_t>(rng() % static_cast<uint32_t>(w));
+        if (plan.shift_levels_y > 0) sy = bart_rand_lim(&state, 1 << plan.shift_levels_y);
+        if (plan.shift_levels_x > 0) sx = bart_rand_lim(&state, 1 << plan.shift_levels_x);
       }
-      const float thr = t * opt.lambda;
-      for (int64_t m = 0; m < nm; ++m) {
-        cfloat* xm = v.data() + m * np;
-        circshift2(xm, tmp.data(), h, w, sy, sx);
-        dwt2(plan, tmp.data());
-        for (int64_t i = 0; i < h; ++i)
-          for (int64_t j = 0; j < w; ++j) {
-            if (i < plan.coarse_h && j < plan.coarse_w) continue;
-            cfloat& c = tmp[i * w + j];
-            const float a = std::hypot(c.real(), c.imag());
-            c = a > thr ? c * ((a - thr) / a) : cfloat(0);
-          }
-        idwt2(plan, tmp.data());
-        circshift2(tmp.data(), xm, h, w, -sy, -sx);
-      }
+      for (int64_t m = 0; m < nm; ++m) bart_wavelet_thresh(plan, v.data() + m * np, t * opt.lambda, sy, sx);
     };
     FistaOptions fo;
     fo.max_iter = opt.max_iter;
     fo.step = opt.step;
     fista(pb.normal(), pb.b, prox, x, fo);
   } else {
-    // D over each map: [map y x] -> [map 2 y x]
+    // G over each map: [map y x] -> [map 2 y x], isotropic: the two differences of a pixel
+    // are thresholded jointly (BART prox_thresh with jflags | MD_BIT(DIMS)).
     auto fw = [nm, h, w, np](CCSpan v, CSpan d) {
-      for (int64_t m = 0; m < nm; ++m) fdiff_forward(v.data() + m * np, d.data() + 2 * m * np, h, w);
+      for (int64_t m = 0; m < nm; ++m) bart_grad_forward(v.data() + m * np, d.data() + 2 * m * np, h, w);
     };
     auto ad = [nm, h, w, np](CCSpan d, CSpan v) {
-      for (int64_t m = 0; m < nm; ++m) fdiff_adjoint(d.data() + 2 * m * np, v.data() + m * np, h, w);
+      for (int64_t m = 0; m < nm; ++m) bart_grad_adjoint(d.data() + 2 * m * np, v.data() + m * np, h, w);
     };
     LinOp D("tv", nm * np, 2 * nm * np, fw, ad);
     AdmmOptions ao;
@@ -132,7 +170,9 @@ Array<cfloat> cs_recon(ArrayView<const cfloat> kspace, ArrayView<const cfloat> m
     ao.rho = opt.rho;
     ao.cg_iter = opt.cg_iter;
     ao.cg_tol = opt.cg_tol;
-    admm_l1(pb.normal(), pb.b, D, opt.lambda, x, ao);
+    const float lambda = opt.lambda;
+    admm(pb.normal(), pb.b, D,
+         [lambda, np](CSpan z, float t) { joint_soft_threshold(z, 2, np, lambda * t); }, x, ao);
   }
   return pb.result(x);
 }

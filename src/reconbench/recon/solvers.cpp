@@ -54,54 +54,87 @@ void fista(const NormalFn& normal, CCSpan b, const ProxFn& prox, CSpan x,
            const FistaOptions& opt) {
   const size_t n = b.size();
   RB_ASSERT(x.size() == n);
-  CVec z(x.begin(), x.end()), x_old(n), g(n);
-  double t = 1;
+  // BART italgos.c fista(): with o the previous prox output (o = x at the start), t = 1,
+  //   o'  = prox_{step g}(x)
+  //   t'  = (1 + sqrt(1 + 4 t^2)) / 2
+  //   x   = o' + (t - 1) / t' (o' - o)          (ravine / Nesterov momentum)
+  //   x   = x + step (A^H y - A^H A x)           (gradient step)
+  // The returned x is the last gradient-step point; the minimiser estimate is prox(x).
+  CVec o(x.begin(), x.end()), g(n);
+  float t = 1;  // BART keeps the momentum in float
   for (int it = 0; it < opt.max_iter; ++it) {
     check_interrupted();
-    std::copy(x.begin(), x.end(), x_old.begin());
-    // x = prox_{step g}(z - step (A^H A z - A^H y))
-    normal(z, g);
-    for (size_t i = 0; i < n; ++i) x[i] = z[i] - opt.step * (g[i] - b[i]);
     prox(x, opt.step, it);
-    // t' = (1 + sqrt(1 + 4 t^2)) / 2;  z = x + (t - 1) / t' (x - x_old)
-    const double t_new = 0.5 * (1 + std::sqrt(1 + 4 * t * t));
-    const float mom = static_cast<float>((t - 1) / t_new);
-    for (size_t i = 0; i < n; ++i) z[i] = x[i] + mom * (x[i] - x_old[i]);
+    const float t_new = (1.f + std::sqrt(1.f + 4.f * t * t)) / 2.f;
+    const float mom = (t - 1.f) / t_new;
+    for (size_t i = 0; i < n; ++i) {
+      const cfloat xi = x[i];
+      x[i] = xi + mom * (xi - o[i]);
+      o[i] = xi;
+    }
     t = t_new;
+    normal(x, g);
+    for (size_t i = 0; i < n; ++i) x[i] += opt.step * (b[i] - g[i]);
   }
 }
 
-void admm_l1(const NormalFn& normal, CCSpan b, const LinOp& d, float lambda, CSpan x,
-             const AdmmOptions& opt) {
+void admm(const NormalFn& normal, CCSpan b, const LinOp& d, const ZProxFn& zprox, CSpan x,
+          const AdmmOptions& opt) {
   const size_t n = b.size();
   const size_t m = static_cast<size_t>(d.out_size());
   RB_ASSERT(x.size() == n && d.in_size() == static_cast<int64_t>(n));
-  CVec z(m), u(m), dx(m), rhs(n), tmp(n), zu(m);
-  const float rho = opt.rho;
-  // z = D x, u = 0
-  d.forward(x, z);
+  // BART iter/admm.c (ADMM-2 of Afonso et al. with over-relaxation), z = u = 0 at the start.
+  CVec z(m, cfloat(0)), u(m, cfloat(0)), v(m), rhs(n), tmp(n);
+  const float rho = opt.rho, alpha = opt.alpha;
   // x-update normal operator: A^H A + rho D^H D
-  NormalFn nrm = [&](CCSpan v, CSpan out) {
-    normal(v, out);
-    d.normal(v, tmp);
+  NormalFn nrm = [&](CCSpan w, CSpan out) {
+    normal(w, out);
+    d.normal(w, tmp);
     axpy(out, rho, tmp);
   };
   CgOptions cg;
   cg.max_iter = opt.cg_iter;
   cg.tol = opt.cg_tol;
+  int64_t cg_total = 0;
   for (int it = 0; it < opt.max_iter; ++it) {
     check_interrupted();
     // x = argmin 1/2||Ax - y||^2 + rho/2 ||Dx - z + u||^2:
-    //     (A^H A + rho D^H D) x = A^H y + rho D^H (z - u)   (CG, warm start)
-    for (size_t i = 0; i < m; ++i) zu[i] = z[i] - u[i];
-    d.adjoint(zu, rhs);
+    //     (A^H A + rho D^H D) x = A^H y + rho D^H (z - u)   (CG, warm start, stops at
+    //     ||r|| <= cg_tol ||rhs||; BART skips it when the right-hand side is zero)
+    for (size_t i = 0; i < m; ++i) v[i] = z[i] - u[i];
+    d.adjoint(v, rhs);
     for (size_t i = 0; i < n; ++i) rhs[i] = b[i] + rho * rhs[i];
-    conjugate_gradient(nrm, rhs, x, cg);
-    // z = soft(D x + u, lambda / rho);  u = u + D x - z
-    d.forward(x, dx);
-    for (size_t i = 0; i < m; ++i) z[i] = dx[i] + u[i];
-    soft_threshold(z, lambda / rho);
-    for (size_t i = 0; i < m; ++i) u[i] += dx[i] - z[i];
+    if (norm2(rhs) > 0) cg_total += conjugate_gradient(nrm, rhs, x, cg);
+    // over-relaxation: h = alpha D x + (1 - alpha) z
+    // z = prox_{R / rho}(h + u);  u = h + u - z
+    d.forward(x, v);
+    for (size_t i = 0; i < m; ++i) v[i] = alpha * v[i] + (1 - alpha) * z[i] + u[i];
+    std::copy(v.begin(), v.end(), z.begin());
+    zprox(z, 1 / rho);
+    for (size_t i = 0; i < m; ++i) u[i] = v[i] - z[i];
+    // BART counts the normal-operator applications of the inner CG and stops once their
+    // total exceeds the iteration limit (so `pics -i N` bounds the CG work, not ADMM steps).
+    if (opt.limit_cg_total && cg_total > opt.max_iter) break;
+  }
+}
+
+void admm_l1(const NormalFn& normal, CCSpan b, const LinOp& d, float lambda, CSpan x,
+             const AdmmOptions& opt) {
+  admm(normal, b, d, [lambda](CSpan z, float t) { soft_threshold(z, lambda * t); }, x, opt);
+}
+
+void joint_soft_threshold(CSpan x, int64_t groups, int64_t stride, float t) {
+  RB_ASSERT(groups > 0 && stride > 0 && x.size() % static_cast<size_t>(groups * stride) == 0);
+  const int64_t blocks = static_cast<int64_t>(x.size()) / (groups * stride);
+  for (int64_t bl = 0; bl < blocks; ++bl) {
+    cfloat* base = x.data() + bl * groups * stride;
+    for (int64_t p = 0; p < stride; ++p) {
+      float s = 0;
+      for (int64_t k = 0; k < groups; ++k) s += std::norm(base[k * stride + p]);
+      const float a = std::sqrt(s);
+      const float f = a > t ? (a - t) / a : 0.f;
+      for (int64_t k = 0; k < groups; ++k) base[k * stride + p] *= f;
+    }
   }
 }
 

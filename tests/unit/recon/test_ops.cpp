@@ -3,11 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <thread>
 
 #include "phantom.hpp"
 #include "reconbench/recon/linop.hpp"
 #include "reconbench/recon/ops.hpp"
 #include "reconbench/recon/solvers.hpp"
+#include "reconbench/recon/threads.hpp"
 
 namespace rb::recon {
 namespace {
@@ -71,6 +73,72 @@ TEST(Wavelet, SparsifiesSmoothImages) {
   EXPECT_LT(detail, 1e-2 * coarse);
 }
 
+TEST(BartWavelet, PlanMatchesBartLevels) {
+  // BART: bandsize (n + 3) / 2; 128 -> 65 -> 34 -> 18 -> 10 and 96 -> 49 -> 26 -> 14 (< 16,
+  // so x stops after 3 splits, y splits once more alone).
+  auto p = make_bart_wavelet_plan(128, 96, 16);
+  ASSERT_EQ(p.levels.size(), 4u);
+  EXPECT_EQ(p.levels[2].b0, 18);
+  EXPECT_EQ(p.levels[2].b1, 14);
+  EXPECT_TRUE(p.levels[3].s0);
+  EXPECT_FALSE(p.levels[3].s1);
+  EXPECT_EQ(p.levels[3].b0, 10);
+  // wavelet_num_levels per axis (random-shift range 2^levels)
+  EXPECT_EQ(p.shift_levels_y, 5);
+  EXPECT_EQ(p.shift_levels_x, 4);
+}
+
+TEST(BartWavelet, InverseReconstructsAndZeroThresholdIsIdentity) {
+  for (auto [h, w] : {std::pair<int64_t, int64_t>{128, 96}, {37, 20}, {64, 17}}) {
+    auto p = make_bart_wavelet_plan(h, w, 16);
+    auto x = random_cvec(h * w, 11);
+    auto c = bart_fwt(p, x.data());
+    CVec back(x.size());
+    bart_iwt(p, c, back.data());
+    double err = 0;
+    for (size_t i = 0; i < x.size(); ++i) err += std::norm(cdouble(back[i] - x[i]));
+    EXPECT_LT(std::sqrt(err / norm2(x)), 1e-5) << h << "x" << w;
+    CVec y = x;
+    bart_wavelet_thresh(p, y.data(), 0.f, 7, 3);
+    err = 0;
+    for (size_t i = 0; i < x.size(); ++i) err += std::norm(cdouble(y[i] - x[i]));
+    EXPECT_LT(std::sqrt(err / norm2(x)), 1e-5) << h << "x" << w;
+    // a large threshold removes everything
+    bart_wavelet_thresh(p, y.data(), 1e3f, 1, 2);
+    EXPECT_LT(norm2(y), 1e-12);
+  }
+}
+
+TEST(BartWavelet, RandLimStaysInRangeAndIsDeterministic) {
+  unsigned int a = 1, b = 1;
+  for (int i = 0; i < 200; ++i) {
+    const int r = bart_rand_lim(&a, 32);
+    EXPECT_GE(r, 0);
+    EXPECT_LE(r, 32);
+    EXPECT_EQ(r, bart_rand_lim(&b, 32));
+  }
+}
+
+TEST(LinOpAdjoint, BartGradient) {
+  EXPECT_LT(adjoint_test(bart_grad_op(13, 10)), kAdjTol);
+  // (G x)_0 = x[y] - x[y-1] (periodic)
+  CVec x(12);
+  for (int i = 0; i < 12; ++i) x[i] = cfloat(float(i * i), 0);
+  auto d = bart_grad_op(4, 3).forward(x);
+  EXPECT_EQ(d[1 * 3 + 2], x[1 * 3 + 2] - x[0 * 3 + 2]);
+  EXPECT_EQ(d[0 * 3 + 0], x[0] - x[3 * 3 + 0]);
+  EXPECT_EQ(d[12 + 2 * 3 + 0], x[2 * 3 + 0] - x[2 * 3 + 2]);
+}
+
+TEST(Solvers, JointSoftThresholdShrinksTheGroupNorm) {
+  // two groups components (3,4) and (0,0) per block, stride 2
+  CVec v = {cfloat(3, 0), cfloat(0, 0), cfloat(4, 0), cfloat(0, 0)};
+  joint_soft_threshold(v, 2, 2, 2.5f);  // |(3,4)| = 5 -> 2.5
+  EXPECT_NEAR(v[0].real(), 1.5f, 1e-6);
+  EXPECT_NEAR(v[2].real(), 2.0f, 1e-6);
+  EXPECT_EQ(v[1], cfloat(0));
+}
+
 TEST(LinOpAdjoint, FiniteDifferences) {
   EXPECT_LT(adjoint_test(fdiff_op(13, 10)), kAdjTol);
 }
@@ -91,6 +159,41 @@ TEST(LinOpAdjoint, SenseOperatorAndFusedNormal) {
   double err = 0;
   for (size_t i = 0; i < a.size(); ++i) err += std::norm(cdouble(a[i] - b[i]));
   EXPECT_LT(std::sqrt(err / norm2(b)), 1e-5);
+}
+
+TEST(SenseOperator, ConcurrentPlanningGivesCorrectResults) {
+  // Threads that plan new FFT sizes at the same time (fft_rows of the fused normal operator
+  // and fft2c share fft/'s plan cache and its mutex): every result must equal the chained
+  // reference computed afterwards.
+  const int64_t sizes[][2] = {{11, 22}, {13, 26}, {15, 30}, {17, 34}, {19, 38}, {21, 42}};
+  std::vector<CVec> got(6), input(6);
+  std::vector<Array<cfloat>> maps;
+  std::vector<std::vector<float>> masks;
+  for (int i = 0; i < 6; ++i) {
+    const int64_t h = sizes[i][0], w = sizes[i][1];
+    maps.push_back(random_maps(1, 3, h, w, 20 + i));
+    std::vector<float> m(static_cast<size_t>(w), 0.f);
+    for (int64_t j = 0; j < w; j += 2) m[j] = 1;
+    masks.push_back(m);
+    input[i] = random_cvec(h * w, 30 + i);
+    got[i].resize(static_cast<size_t>(h * w));
+  }
+  std::vector<std::thread> pool;
+  for (int i = 0; i < 6; ++i)
+    pool.emplace_back([&, i] {
+      ScopedReconThreads one(1);
+      SenseOperator op(maps[i].view(), masks[i]);
+      op.normal(input[i].data(), got[i].data());
+    });
+  for (auto& t : pool) t.join();
+  for (int i = 0; i < 6; ++i) {
+    const int64_t h = sizes[i][0], w = sizes[i][1];
+    auto a = chain(chain(coil_op(maps[i].view()), fft2c_op(3, h, w)), sampling_op(masks[i], 3, h));
+    auto ref = a.adjoint(a.forward(input[i]));
+    double err = 0;
+    for (size_t q = 0; q < ref.size(); ++q) err += std::norm(cdouble(ref[q] - got[i][q]));
+    EXPECT_LT(std::sqrt(err / norm2(ref)), 1e-5) << h << "x" << w;
+  }
 }
 
 TEST(LinOpAdjoint, Compositions) {
@@ -141,6 +244,8 @@ TEST(Solvers, FistaAndAdmmSolveLasso) {
   fo.max_iter = 200;
   fo.step = 0.9f;
   fista(nrm, b, [&](CSpan v, float t, int) { soft_threshold(v, t * lam); }, x, fo);
+  // BART's FISTA returns the last gradient-step point v; the minimiser is prox(v).
+  soft_threshold(x, fo.step * lam);
   for (int i = 0; i < n; ++i) EXPECT_NEAR(std::abs(x[i] - expect[i]), 0, 1e-4);
   CVec y(n, 0);
   AdmmOptions ao;
