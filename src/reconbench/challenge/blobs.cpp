@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
+#include <system_error>
 
 #include "reconbench/challenge/crypto.hpp"
 #include "reconbench/core/error.hpp"
@@ -50,7 +52,15 @@ std::string BlobStore::put(const std::string& bytes) {
   {
     std::ofstream out(tmp, std::ios::binary);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    RB_CHECK(out.good(), "cannot write blob ", tmp.string());
+    out.flush();
+    if (!out.good()) {
+      // A platform failure (disk full, read-only store), not the caller's mistake.
+      const int err = errno != 0 ? errno : EIO;
+      out.close();
+      std::error_code ignore;
+      fs::remove(tmp, ignore);
+      throw fs::filesystem_error("cannot write blob", tmp, std::error_code(err, std::generic_category()));
+    }
   }
   return adopt(tmp);
 }
