@@ -100,11 +100,15 @@ void idwt2(const WaveletPlan& p, cfloat* x) {
 void circshift2(const cfloat* in, cfloat* out, int64_t h, int64_t w, int64_t sy, int64_t sx) {
   sy = ((sy % h) + h) % h;
   sx = ((sx % w) + w) % w;
-  for (int64_t i = 0; i < h; ++i) {
-    cfloat* orow = out + ((i + sy) % h) * w;
-    const cfloat* irow = in + i * w;
-    for (int64_t j = 0; j < w; ++j) orow[(j + sx) % w] = irow[j];
-  }
+  parallel_for(
+      h,
+      [&](int64_t i) {
+        cfloat* orow = out + ((i + sy) % h) * w;
+        const cfloat* irow = in + i * w;
+        std::copy(irow, irow + (w - sx), orow + sx);
+        std::copy(irow + (w - sx), irow + w, orow);
+      },
+      h * w >= 65536 ? recon_threads() : 1);
 }
 
 LinOp wavelet_op(int64_t h, int64_t w, int64_t sy, int64_t sx, int64_t min_size) {
@@ -338,13 +342,17 @@ void bart_wavelet_thresh(const BartWaveletPlan& p, cfloat* x, float lambda, int6
   for (size_t l = 0; l < p.levels.size(); ++l) {
     const auto& lv = p.levels[l];
     const bool last = l + 1 == p.levels.size();
-    for (int64_t i = 0; i < lv.m0; ++i)
-      for (int64_t j = 0; j < lv.m1; ++j) {
-        if (!last && i < lv.b0 && j < lv.b1) continue;
-        cfloat& v = c[off + static_cast<size_t>(i * lv.m1 + j)];
-        const float a = std::hypot(v.real(), v.imag());
-        v = a > lambda ? v * ((a - lambda) / a) : cfloat(0);
-      }
+    cfloat* blk = c.data() + off;
+    parallel_for(
+        lv.m0,
+        [&](int64_t i) {
+          for (int64_t j = (!last && i < lv.b0) ? lv.b1 : 0; j < lv.m1; ++j) {
+            cfloat& v = blk[i * lv.m1 + j];
+            const float a = std::hypot(v.real(), v.imag());
+            v = a > lambda ? v * ((a - lambda) / a) : cfloat(0);
+          }
+        },
+        recon_threads());
     off += static_cast<size_t>(lv.m0 * lv.m1);
   }
   bart_iwt(p, c, shifted.data());
