@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -55,38 +58,131 @@ nlohmann::json Service::quota_json(int64_t team_id, const std::string& phase,
           {"next_reset", q.next_reset > 0 ? nlohmann::json(q.next_reset) : nlohmann::json()}};
 }
 
-nlohmann::json Service::process_submission(int64_t id) {
+namespace {
+
+// Keeps a lease alive from a helper thread (heartbeat every lease/3) until finish().
+class LeaseKeeper {
+ public:
+  LeaseKeeper(double lease_s, std::function<bool()> beat, const std::atomic<bool>* stop)
+      : thread_([this, lease_s, beat = std::move(beat), stop] {
+          std::unique_lock lock(mu_);
+          while (!done_) {
+            if (cv_.wait_for(lock, std::chrono::duration<double>(lease_s / 3.0), [&] { return done_; }))
+              break;
+            if (stop && stop->load()) continue;  // stopping: let the lease lapse
+            try {
+              if (!beat()) lost_ = true;
+            } catch (...) {
+            }
+          }
+        }) {}
+  ~LeaseKeeper() { finish(); }
+  void finish() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::atomic<bool> lost_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::vector<std::string> Service::validator_command() const {
+  if (!opts_.validator.empty()) return opts_.validator;
+  if (const char* v = std::getenv("RECONBENCH_VALIDATOR"); v && *v) return {v, "validate-child"};
+  std::error_code ec;
+  const auto self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec && self.filename() == "reconbench") return {"/proc/self/exe", "validate-child"};
+  return {};
+}
+
+nlohmann::json Service::submission_view(int64_t id) {
   auto s = store_->submission(id);
   RB_ASSERT(s.has_value());
-  const Track& track = find_track(s->track);
-  store_->set_state(id, "validating");
-  ValidationOptions vo;
-  vo.scale = ScaleReference::ground_truth;
-  ValidationReport report;
-  try {
-    report = validate_submission(submission_files(*s), manifest_, s->phase, track, vo);
-  } catch (const std::exception& e) {
-    report.track = s->track;
-    report.phase = s->phase;
-    report.errors.push_back({"", "unreadable", e.what()});
-  }
-  auto rj = to_json(report);
-  store_->set_validation(id, rj);
-  nlohmann::json out = {{"id", id}, {"validation", rj}};
-  if (!report.ok()) {
-    store_->fail_submission(id, "validation",
-                            std::to_string(report.errors.size()) +
-                                " validation error(s); this attempt does not count against your quota");
-    out["state"] = "failed";
-  } else if (!store_->queue_submission(id, current_spec_hash(), s->baseline.empty())) {
-    store_->fail_submission(id, "quota", "submission limit reached for this track");
-    out["state"] = "failed";
-  } else {
-    out["state"] = "queued";
-    out["queue_position"] = store_->queue_position(id);
-  }
+  nlohmann::json out = {{"id", id}, {"state", s->state}, {"validation", s->validation}};
+  if (s->state == "failed") out["failure"] = {{"kind", s->failure_kind}, {"reason", s->failure_reason}};
+  if (s->state == "validating") out["validation_position"] = store_->validation_position(id);
+  if (s->state == "queued" || s->state == "evaluating") out["queue_position"] = store_->queue_position(id);
   if (s->team_id > 0) out["quota"] = quota_json(s->team_id, s->phase, s->track);
   return out;
+}
+
+nlohmann::json Service::submit(int64_t id) {
+  store_->request_validation(id);
+  return submission_view(id);
+}
+
+nlohmann::json Service::process_submission(int64_t id) {
+  store_->request_validation(id);
+  const std::string worker = "inline-" + std::to_string(::getpid());
+  // A job another validator holds is finished by it; wait for that (bounded by its lease).
+  for (int k = 0; k < 100000 && store_->submission(id)->state == "validating"; ++k)
+    if (validate_one(worker, 30, nullptr, id) == 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  return submission_view(id);
+}
+
+int64_t Service::validate_one(const std::string& worker, double lease_s,
+                              const std::atomic<bool>* stop, int64_t submission_id) {
+  auto job = store_->claim_validation(worker, lease_s, submission_id);
+  if (!job) return 0;
+  LeaseKeeper keeper(lease_s, [&] { return store_->heartbeat_validation(job->id, worker, lease_s); }, stop);
+  try {
+    auto s = store_->submission(job->submission_id);
+    RB_ASSERT(s.has_value());
+    const auto files = submission_files(*s);
+    for (const auto& [name, path] : files)
+      RB_CHECK(fs::exists(path), "blob of ", name, " is missing from the blob store");
+    const auto iv = validate_isolated(validator_command(), opts_.data, files, s->phase,
+                                      find_track(s->track), opts_.validator_limits);
+    keeper.finish();
+    if (iv.outcome == IsolatedValidation::Outcome::platform) {
+      std::fprintf(stderr, "validator %s: submission %lld: %s\n", worker.c_str(),
+                   static_cast<long long>(s->id), iv.reason.c_str());
+      store_->fail_validation_job(job->id, worker, iv.reason, /*retryable=*/true);
+      return job->id;
+    }
+    auto rj = to_json(iv.report);
+    rj["seconds"] = iv.seconds;
+    const std::string reason = std::to_string(iv.report.errors.size()) +
+                               " validation error(s); this attempt does not count against your quota";
+    if (store_->finish_validation(job->id, worker, rj, iv.report.ok(), reason, current_spec_hash()).empty())
+      std::fprintf(stderr, "validator %s: lease of validation job %lld was lost; result discarded\n",
+                   worker.c_str(), static_cast<long long>(job->id));
+  } catch (const std::exception& e) {
+    keeper.finish();
+    store_->fail_validation_job(job->id, worker, e.what(), /*retryable=*/true);
+  }
+  return job->id;
+}
+
+int64_t Service::validation_loop(const std::string& worker, double lease_s, double poll_s,
+                                 const std::atomic<bool>& stop) {
+  int64_t n = 0;
+  while (!stop.load()) {
+    int64_t id = 0;
+    try {
+      id = validate_one(worker, lease_s, &stop);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "validator %s: %s\n", worker.c_str(), e.what());
+    }
+    if (id > 0) {
+      ++n;
+      continue;
+    }
+    for (double t = 0; t < poll_s && !stop.load(); t += 0.05)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return n;
 }
 
 int64_t Service::work_one(const std::string& worker, double lease_s, const std::atomic<bool>* stop) {
@@ -144,16 +240,15 @@ int64_t Service::work_loop(const std::string& worker, double lease_s, double pol
                            const std::atomic<bool>& stop, bool exit_when_idle) {
   int64_t n = 0;
   while (!stop.load()) {
-    int64_t id = 0;
+    int64_t id = 0, validated = 0;
     try {
+      validated = validate_one(worker, lease_s, &stop);
       id = work_one(worker, lease_s, &stop);
     } catch (const std::exception& e) {
       std::fprintf(stderr, "worker %s: %s\n", worker.c_str(), e.what());
     }
-    if (id > 0) {
-      ++n;
-      continue;
-    }
+    if (id > 0) ++n;
+    if (id > 0 || validated > 0) continue;
     if (exit_when_idle) break;
     for (double t = 0; t < poll_s && !stop.load(); t += 0.05)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

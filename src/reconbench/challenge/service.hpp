@@ -12,10 +12,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "reconbench/challenge/blobs.hpp"
+#include "reconbench/challenge/sandbox.hpp"
 #include "reconbench/challenge/store.hpp"
 #include "reconbench/challenge/tracks.hpp"
 
@@ -27,6 +29,12 @@ struct ServiceOptions {
   std::filesystem::path blobs;  // default <db dir>/blobs
   int64_t study_cases = 6;      // cases per reader study (paper: 6 per track)
   int64_t finalists = 3;        // top N teams by SSIM per track
+  // The sandboxed validator (sandbox.hpp): a command speaking the validator-child protocol.
+  // Empty: "$RECONBENCH_VALIDATOR validate-child" if that is set, else "/proc/self/exe
+  // validate-child" when this process is the reconbench binary; in any other program
+  // validation then fails as a platform error (no unsandboxed fallback).
+  std::vector<std::string> validator;
+  SandboxLimits validator_limits;
 };
 
 class Service {
@@ -40,10 +48,29 @@ class Service {
   // Submission name -> blob path of a stored submission.
   std::map<std::string, std::filesystem::path> submission_files(const SubmissionRow& s);
 
-  // uploaded -> validating -> (failed: validation | failed: quota | queued). Returns the
-  // submission's JSON view (id, state, validation report, quota). Counts quota unless the
-  // submission is an organiser baseline.
+  // uploaded -> validating, returning at once: the validation job is queued and a validator
+  // (validate_one: the server's validator threads, or a worker) runs it later. Returns the
+  // submission's JSON view (submission_view).
+  nlohmann::json submit(int64_t submission_id);
+  // The same, validated here and now (CLI baselines, tests): uploaded -> validating ->
+  // (failed: validation | failed: duplicate | failed: quota | failed: platform | queued).
+  // Counts quota unless the submission is an organiser baseline.
   nlohmann::json process_submission(int64_t submission_id);
+  // id, state, validation report, failure, validation/queue position, quota.
+  nlohmann::json submission_view(int64_t submission_id);
+
+  // One validation job, if any is queued (only submission_id's when > 0): lease, heartbeat,
+  // run the validator in a sandboxed child process (sandbox.hpp), finish. A crash, hang or
+  // memory blow-up of the child fails the submission's validation; a validator that cannot
+  // run is a platform error (retried, then failed; never costs quota). Returns the job id
+  // (0 if none was queued).
+  int64_t validate_one(const std::string& worker, double lease_s,
+                       const std::atomic<bool>* stop = nullptr, int64_t submission_id = 0);
+  // Loop validate_one until stop is set.
+  int64_t validation_loop(const std::string& worker, double lease_s, double poll_s,
+                          const std::atomic<bool>& stop);
+  // The validator command in effect (see ServiceOptions::validator); empty if none.
+  std::vector<std::string> validator_command() const;
 
   // Quota of a team in a phase/track, as JSON (remaining, limits, next reset).
   nlohmann::json quota_json(int64_t team_id, const std::string& phase, const std::string& track);
@@ -53,7 +80,8 @@ class Service {
   // `stop` aborts between steps (the job then stays leased until its lease expires).
   int64_t work_one(const std::string& worker, double lease_s,
                    const std::atomic<bool>* stop = nullptr);
-  // Loop work_one until stop is set (or, when exit_when_idle, until the queue is empty).
+  // Loop validate_one + work_one until stop is set (or, when exit_when_idle, until both
+  // queues are empty).
   int64_t work_loop(const std::string& worker, double lease_s, double poll_s,
                     const std::atomic<bool>& stop, bool exit_when_idle = false);
 

@@ -107,6 +107,18 @@ CREATE TABLE IF NOT EXISTS reader_responses(
   response_json TEXT NOT NULL, complete INTEGER NOT NULL DEFAULT 0,
   started_at REAL NOT NULL, updated_at REAL NOT NULL,
   PRIMARY KEY(study_id, user_id, case_index));
+CREATE TABLE IF NOT EXISTS validation_jobs(
+  id INTEGER PRIMARY KEY, submission_id INTEGER NOT NULL UNIQUE REFERENCES submissions(id),
+  state TEXT NOT NULL CHECK(state IN ('queued','leased','done','failed')),
+  worker TEXT NOT NULL DEFAULT '', lease_expires REAL NOT NULL DEFAULT 0,
+  attempts INTEGER NOT NULL DEFAULT 0, error TEXT NOT NULL DEFAULT '',
+  created_at REAL NOT NULL, finished_at REAL NOT NULL DEFAULT 0);
+CREATE INDEX IF NOT EXISTS validation_jobs_state ON validation_jobs(state, id);
+CREATE TABLE IF NOT EXISTS final_selections(
+  team_id INTEGER NOT NULL REFERENCES teams(id), phase_id INTEGER NOT NULL REFERENCES phases(id),
+  track TEXT NOT NULL, submission_id INTEGER NOT NULL REFERENCES submissions(id),
+  user_id INTEGER NOT NULL REFERENCES users(id), selected_at REAL NOT NULL,
+  PRIMARY KEY(team_id, phase_id, track));
 )SQL";
 
 double wall_now() {
@@ -766,6 +778,10 @@ nlohmann::json Store::leaderboard(const std::string& phase_name, const std::stri
   std::map<int64_t, Entry> best;  // team -> best submission
   std::vector<Entry> baselines;
   std::map<int64_t, int64_t> counts;
+  // Challenge phase: the row of a team is its final submission (its choice, else its latest
+  // scored one), not its best; the test phase shows each team's best.
+  const bool use_final = phase_name == "challenge";
+  const auto finals = use_final ? final_submissions(ph.id, track) : std::map<int64_t, FinalChoice>{};
   for (const auto& r : rows) {
     nlohmann::json summary = nlohmann::json::parse(r.s(10));
     auto metric = [&](const char* m) {
@@ -805,6 +821,11 @@ nlohmann::json Store::leaderboard(const std::string& phase_name, const std::stri
     }
     const int64_t team = r.i(1);
     ++counts[team];
+    if (use_final) {
+      auto f = finals.find(team);
+      if (f == finals.end() || f->second.submission_id != r.i(0)) continue;
+      e["final"] = f->second.selected ? "selected" : "latest";
+    }
     auto it = best.find(team);
     // Highest SSIM wins; NaN never ranks above a number (Codabench #1640).
     if (it == best.end() || (std::isfinite(ssim) && !(ssim <= it->second.ssim)))

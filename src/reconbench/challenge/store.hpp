@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -169,6 +170,54 @@ class Store {
   nlohmann::json submission_events(int64_t id);
   // 1-based position among queued/leased jobs (0 if none pending).
   int64_t queue_position(int64_t submission_id);
+
+  // --- validation queue: validation runs after the submit request has returned, in a
+  // sandboxed child (sandbox.hpp), claimed with a lease like evaluation jobs so that a
+  // validator that dies is retried. Validation before quota: only finish_validation of a
+  // valid, non-duplicate submission counts it.
+  // uploaded -> validating, plus a queued validation job (idempotent).
+  void request_validation(int64_t submission_id);
+  // Leases the oldest queued validation job (only submission_id's when > 0), after
+  // requeueing validation jobs whose lease expired. Job::spec_hash is "validate".
+  std::optional<Job> claim_validation(const std::string& worker, double lease_s,
+                                      int64_t submission_id = 0);
+  bool heartbeat_validation(int64_t job_id, const std::string& worker, double lease_s);
+  // One transaction, only while `worker` holds the lease: stores the report, then
+  //   invalid                          -> failed (validation), no quota
+  //   identical to another queued/evaluating/scored submission of the team, phase and
+  //   track                            -> failed (duplicate), no quota
+  //   quota used up meanwhile          -> failed (quota)
+  //   else                             -> queued, counted (unless a baseline), evaluation job
+  // Returns the new state, or "" when the lease was lost.
+  std::string finish_validation(int64_t job_id, const std::string& worker,
+                                const nlohmann::json& report, bool valid,
+                                const std::string& failure_reason, const std::string& spec_hash);
+  // A platform fault (the validator could not run): retried until max_attempts, then the
+  // submission fails with kind "platform" (no quota).
+  void fail_validation_job(int64_t job_id, const std::string& worker, const std::string& reason,
+                           bool retryable, int64_t max_attempts = 3);
+  // 1-based position among pending validation jobs (0 if none).
+  int64_t validation_position(int64_t submission_id);
+
+  // --- duplicates and the final selection (design §4.4)
+  // A submission of the team, phase and track, other than `exclude`, with exactly these
+  // files (names and sha256), in state queued/evaluating/scored (and uploaded/validating
+  // when include_validating); 0 if none.
+  int64_t duplicate_of(int64_t team_id, int64_t phase_id, const std::string& track,
+                       std::vector<std::pair<std::string, std::string>> files, int64_t exclude,
+                       bool include_validating);
+  // Submissions of other teams with exactly the same files, not failed (an organiser's signal).
+  std::vector<int64_t> identical_elsewhere(int64_t submission_id);
+  // The team marks which of its scored challenge-phase submissions counts for the
+  // leaderboard and the reader study (UserError: not scored, not the challenge phase, phase
+  // closed). Frozen once the phase closes.
+  void select_final(int64_t submission_id, int64_t team_id, int64_t user_id);
+  struct FinalChoice {
+    int64_t submission_id = 0;
+    bool selected = false;  // chosen by the team (else: its latest scored submission)
+  };
+  // team -> the submission that counts in a phase/track.
+  std::map<int64_t, FinalChoice> final_submissions(int64_t phase_id, const std::string& track);
 
   // --- jobs
   int64_t enqueue(int64_t submission_id, const std::string& spec_hash);  // idempotent

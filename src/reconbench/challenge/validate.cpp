@@ -119,6 +119,7 @@ ValidationReport validate_submission(const std::map<std::string, fs::path>& file
       continue;
     }
     ++r.files_checked;
+    if (opts.on_file) opts.on_file(e.name);
     DatasetInfo info;
     try {
       info = inspect_dataset(it->second, "reconstruction");

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -45,6 +46,9 @@ struct ValidationOptions {
   ScaleReference scale = ScaleReference::ground_truth;
   double scale_factor = 10.0;  // warn outside [ref / f, ref * f]
   int64_t max_issues = 50;     // stop listing after this many errors
+  // Called with each submission file's name before it is opened (the sandboxed child
+  // reports progress through it, so a crash is attributed to the file being read).
+  std::function<void(const std::string&)> on_file;
 };
 
 // files: submission name -> path on disk (a directory listing or stored blobs).

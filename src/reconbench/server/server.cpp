@@ -95,6 +95,14 @@ json submission_json(challenge::Service& svc, const challenge::SubmissionRow& s,
   }
   if (s.state == "queued" || s.state == "evaluating")
     j["queue_position"] = svc.store().queue_position(s.id);
+  if (s.state == "validating") j["validation_position"] = svc.store().validation_position(s.id);
+  if (s.phase == "challenge" && s.state == "scored" && s.team_id > 0) {
+    // The team's final submission for the leaderboard and reader study (default: latest).
+    const auto finals = svc.store().final_submissions(s.phase_id, s.track);
+    const auto f = finals.find(s.team_id);
+    j["final"] = f != finals.end() && f->second.submission_id == s.id;
+    j["final_selected"] = j["final"].get<bool>() && f->second.selected;
+  }
   if (s.state == "scored" || svc.store().count_scores(s.id) > 0) {
     if (show_scores) {
       auto sc = svc.store().score(s.id, challenge::current_spec_hash());
@@ -152,6 +160,11 @@ int Server::bind() {
 }
 
 void Server::run() {
+  for (int k = 0; k < opts_.validators; ++k)
+    workers_.emplace_back([this, k] {
+      const std::string id = "serve-" + std::to_string(::getpid()) + "-validator-" + std::to_string(k);
+      svc_.validation_loop(id, opts_.lease_s, 0.2, stop_);
+    });
   for (int k = 0; k < opts_.workers; ++k) {
     workers_.emplace_back([this, k] {
       const std::string id = "serve-" + std::to_string(::getpid()) + "-" + std::to_string(k);
@@ -461,9 +474,12 @@ void Server::routes() {
       if (!svc->blobs().has(sha) || !store->blob_owned(sha, a.user.id, team_id))
         fail(400, "file '" + name + "': no completed upload with sha256 " + sha + " by your team");
     }
+    if (const int64_t dup = store->duplicate_of(team_id, store->phase(phase).id, track, files, 0, true))
+      fail(409, "duplicate: the same files as submission " + std::to_string(dup) +
+                    " of your team in this phase and track; not submitted again and not charged");
     const int64_t id = store->create_submission(store->phase(phase).id, track, team_id, a.user.id,
                                                baseline, description, files);
-    return svc->process_submission(id);
+    return svc->submit(id);  // validated in the background (validator threads)
   };
 
   S.Post("/api/submissions", wrap(Need::write, [=](RB_HANDLER_ARGS) {
@@ -508,7 +524,7 @@ void Server::routes() {
            for (size_t k = 1; k < files.size(); ++k)
              if (files[k].first == files[k - 1].first) fail(400, "file '" + files[k].first + "' given twice");
            auto out = create_submission(*a, phase, track, description, baseline, files);
-           send_json(res, out, out["state"] == "queued" ? 202 : 422);
+           send_json(res, out, out["state"] == "failed" ? 422 : 202);
          }));
 
   S.Get("/api/submissions", wrap(Need::user, [=](RB_HANDLER_ARGS) {
@@ -531,7 +547,17 @@ void Server::routes() {
           auto s = visible_submission(int_param(req, 1), *a);
           auto j = submission_json(*svc, s, scores_visible(s.phase, a));
           j["events"] = store->submission_events(s.id);
+          if (a->organiser()) j["identical_to_other_teams"] = store->identical_elsewhere(s.id);
           send_json(res, j);
+        }));
+
+  S.Put(R"(/api/submissions/(\d+)/final)", wrap(Need::write, [=](RB_HANDLER_ARGS) {
+          auto s = visible_submission(int_param(req, 1), *a);
+          auto team = store->team_of(a->user.id);
+          if (!team || s.team_id != team->id)
+            fail(403, "only a member of the submitting team selects its final submission");
+          store->select_final(s.id, team->id, a->user.id);  // UserError (400) with the reason
+          send_json(res, {{"submission", s.id}, {"final", true}});
         }));
 
   S.Get(R"(/api/submissions/(\d+)/volumes)", wrap(Need::user, [=](RB_HANDLER_ARGS) {

@@ -18,6 +18,9 @@
 //   POST /api/uploads {filename, size, sha256}         resumable upload: GET /api/uploads/<id>
 //   PUT  /api/uploads/<id>?offset=N  (raw bytes)       POST /api/uploads/<id>/finalize
 //   POST /api/submissions {phase, track, description, files: {name: sha256}} or multipart
+//        -> 202 {id, state: "validating"} at once (poll GET /api/submissions/<id>); 409 for the
+//        same files as a live submission of the team (duplicate: not charged)
+//   PUT  /api/submissions/<id>/final   (challenge phase: the team's submission that counts)
 //   GET  /api/submissions | /api/submissions/<id> | /api/submissions/<id>/volumes
 //   GET  /api/submissions/<id>/volumes/<name>/slices/<k>.png  (GT | recon | residual x5 | SSIM)
 //   GET  /api/leaderboard/<phase>/<track>
@@ -51,6 +54,7 @@ struct ServerOptions {
   int port = 8080;                    // 0 = any free port
   std::filesystem::path web_dir;      // static UI; default <source>/web
   int workers = 1;                    // in-process evaluation workers
+  int validators = 1;                 // validation threads (each runs sandboxed child processes)
   int http_threads = 32;              // request threads (a keep-alive connection holds one)
   double lease_s = 30;                // job lease
   bool open_registration = true;      // POST /api/register allowed

@@ -234,6 +234,9 @@ TEST_F(StoreTest, QuotaCountsOnlyValidatedSubmissions) {
   auto team = st.create_team(u.id, "A");
   const auto ph = st.phase("test");
   auto good = make_submission(data, root / "good", "multicoil_test", 4, 0.05, 1);
+  // Different files each time: the same files again would be refused as a duplicate.
+  auto good2 = make_submission(data, root / "good2", "multicoil_test", 4, 0.05, 2);
+  auto good3 = make_submission(data, root / "good3", "multicoil_test", 4, 0.05, 3);
   auto bad = root / "bad";
   fs::create_directories(bad);
   fs::copy_file(good / "file_brain_AXT2_001.h5", bad / "file_brain_AXT2_001.h5");  // one missing
@@ -244,13 +247,14 @@ TEST_F(StoreTest, QuotaCountsOnlyValidatedSubmissions) {
   EXPECT_EQ(q.remaining, 2);
   EXPECT_EQ(q.attempts_day, 1);
   EXPECT_EQ(svc->process_submission(submit(team.id, u.id, good, "test", "multicoil_4x"))["state"], "queued");
-  EXPECT_EQ(svc->process_submission(submit(team.id, u.id, good, "test", "multicoil_4x"))["state"], "queued");
+  EXPECT_EQ(svc->process_submission(submit(team.id, u.id, good2, "test", "multicoil_4x"))["state"], "queued");
   q = st.quota(team.id, ph.id, "multicoil_4x");
   EXPECT_EQ(q.remaining, 0);
   EXPECT_GT(q.next_reset, clock);
   // Over quota: refused, not counted.
-  auto over = svc->process_submission(submit(team.id, u.id, good, "test", "multicoil_4x"));
+  auto over = svc->process_submission(submit(team.id, u.id, good3, "test", "multicoil_4x"));
   EXPECT_EQ(over["state"], "failed");
+  EXPECT_EQ(over["failure"]["kind"], "quota");
   EXPECT_EQ(st.quota(team.id, ph.id, "multicoil_4x").used_total, 2);
   EXPECT_EQ(st.quota(team.id, ph.id, "multicoil_4x").attempts_left, 0);
   // Another track has its own quota.

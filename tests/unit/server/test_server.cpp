@@ -1,6 +1,7 @@
 // The challenge server's HTTP API, started in-process on 127.0.0.1 on a free port with one
-// in-process worker: accounts and tokens, chunked uploads, validation before quota, scoring,
-// leaderboards and their visibility, roles, malformed and oversized input, the reader study.
+// in-process worker and one validator thread: accounts and tokens, chunked uploads,
+// validation in the background (sandboxed; before quota), duplicates, scoring, leaderboards
+// and their visibility, roles, malformed and oversized input, the reader study.
 #include <gtest/gtest.h>
 #include <httplib.h>
 
@@ -137,10 +138,13 @@ TEST_F(ServerTest, RegisterUploadSubmitScoreLeaderboard) {
   EXPECT_EQ(me["team"]["name"], "Team Alice");
   auto dir = rb::testing::make_submission(data, root / "alice", "multicoil_test", 4, 0.05, 1);
   auto sub = submit_dir(c, dir, "test", "multicoil_4x", 202);
-  EXPECT_EQ(sub["state"], "queued");
-  EXPECT_GE(sub["queue_position"].get<int64_t>(), 1);
-  EXPECT_EQ(sub["quota"]["remaining"], 2);
+  // Answered at once; the validator (a sandboxed child process) runs afterwards.
+  EXPECT_EQ(sub["state"], "validating");
+  EXPECT_GE(sub["validation_position"].get<int64_t>(), 1);
+  EXPECT_EQ(sub["quota"]["remaining"], 3) << "not counted before validation";
   auto done = wait_state(c, sub["id"], "scored");
+  EXPECT_TRUE(done["validation"]["ok"].get<bool>()) << done.dump();
+  EXPECT_EQ(body(c.Get("/api/quota?phase=test&track=multicoil_4x"))["remaining"], 2);
   ASSERT_TRUE(done.contains("scores")) << done.dump();
   EXPECT_GT(done["scores"]["ssim"].get<double>(), 0.5);
   auto lb = body(client().Get("/api/leaderboard/test/multicoil_4x"));  // public, no token
@@ -169,7 +173,8 @@ TEST_F(ServerTest, MultipartSubmissionAndValidationBeforeQuota) {
   const std::string tok = register_user("mona", "Team Mona");
   auto c = client(tok);
   auto dir = rb::testing::make_submission(data, root / "mona", "multicoil_test", 8, 0.05, 3);
-  // An invalid submission (wrong slice count): 422 with the validator's reasons, no quota used.
+  // An invalid submission (wrong slice count): accepted for validation, then failed with the
+  // validator's reasons; no quota used.
   auto bad = root / "mona-bad";
   fs::create_directories(bad);
   rb::challenge::write_float_volume(bad / "file_brain_AXT1POST_003.h5", "reconstruction", rb::testing::phantom(7, 32, 0));
@@ -178,16 +183,18 @@ TEST_F(ServerTest, MultipartSubmissionAndValidationBeforeQuota) {
                                             "file_brain_AXT1POST_003.h5", "application/x-hdf5"}};
   auto r = c.Post("/api/submissions", items);
   ASSERT_TRUE(r);
-  EXPECT_EQ(r->status, 422) << r->body;
-  auto j = body(r);
-  EXPECT_EQ(j["state"], "failed");
+  EXPECT_EQ(r->status, 202) << r->body;
+  auto j = wait_state(c, body(r)["id"], "failed");
+  EXPECT_EQ(j["failure"]["kind"], "validation");
   EXPECT_EQ(j["validation"]["errors"][0]["kind"], "shape");
-  EXPECT_EQ(j["quota"]["remaining"], 3) << "a validation failure costs no quota";
+  EXPECT_EQ(body(c.Get("/api/quota?phase=test&track=multicoil_8x"))["remaining"], 3)
+      << "a validation failure costs no quota";
   items[2] = {"file", rb::read_file(dir / "file_brain_AXT1POST_003.h5"), "file_brain_AXT1POST_003.h5", "application/x-hdf5"};
   r = c.Post("/api/submissions", items);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 202) << r->body;
-  EXPECT_EQ(body(r)["quota"]["remaining"], 2);
+  wait_state(c, body(r)["id"], "scored");
+  EXPECT_EQ(body(c.Get("/api/quota?phase=test&track=multicoil_8x"))["remaining"], 2);
 }
 
 TEST_F(ServerTest, AuthScopesRolesAndIsolation) {
@@ -289,7 +296,7 @@ TEST_F(ServerTest, QuotaLimitsReturn429AndRemainingIsShown) {
   auto c = client(register_user("dora", "Team Dora"));
   auto dir = rb::testing::make_submission(data, root / "dora", "multicoil_test", 8, 0.05, 4);
   auto first = submit_dir(c, dir, "test", "multicoil_8x", 202);
-  EXPECT_EQ(first["quota"]["remaining"], 0);
+  wait_state(c, first["id"], "scored");
   json files = json::object();
   for (const auto& [name, path] : ch::list_submission_dir(dir)) files[name] = ch::sha256_file(path);
   expect_error(c.Post("/api/submissions", json{{"phase", "test"}, {"track", "multicoil_8x"}, {"files", files}}.dump(),
@@ -299,6 +306,11 @@ TEST_F(ServerTest, QuotaLimitsReturn429AndRemainingIsShown) {
   EXPECT_EQ(q["remaining"], 0);
   EXPECT_TRUE(q["next_reset"].is_number());
   svc->store().set_limits({3, 0, 6, 1 << 20});
+  // With quota left, the same files again are a duplicate: refused, not charged.
+  expect_error(c.Post("/api/submissions", json{{"phase", "test"}, {"track", "multicoil_8x"}, {"files", files}}.dump(),
+                      "application/json"),
+               409, "duplicate");
+  EXPECT_EQ(body(c.Get("/api/quota?phase=test&track=multicoil_8x"))["remaining"], 2);
 }
 
 TEST_F(ServerTest, HiddenChallengeScoresThenCloseAndReaderStudy) {
@@ -317,6 +329,13 @@ TEST_F(ServerTest, HiddenChallengeScoresThenCloseAndReaderStudy) {
     auto ck = client(toks[k]);
     wait_state(ck, ids[k], "scored");
   }
+  // The final submission: by default the team's latest scored; the team may select one.
+  EXPECT_EQ(s["final"], true);
+  EXPECT_EQ(s["final_selected"], false);
+  const std::string fpath = "/api/submissions/" + std::to_string(ids[0]) + "/final";
+  expect_error(client(toks[1]).Put(fpath.c_str(), "", "application/json"), 404);
+  EXPECT_EQ(c0.Put(fpath.c_str(), "", "application/json")->status, 200);
+  EXPECT_EQ(body(c0.Get(("/api/submissions/" + std::to_string(ids[0])).c_str()))["final_selected"], true);
   // Scored, but hidden from participants (and anonymous visitors) until close.
   EXPECT_FALSE(s.contains("scores")) << s.dump();
   EXPECT_TRUE(s.contains("scores_hidden"));
