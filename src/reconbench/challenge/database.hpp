@@ -1,9 +1,9 @@
 // The SQL database under the challenge store: a minimal interface (parameterised queries,
 // transactions) with one implementation per engine. The schema (store.cpp) is written in the
 // SQL common to SQLite >= 3.35 and PostgreSQL (RETURNING, ON CONFLICT, CHECK, foreign keys);
-// '?' placeholders are rewritten to $n by a PostgreSQL implementation. SQLite runs in WAL
-// mode with foreign keys on and a busy timeout, so several processes (serve + workers) share
-// one file.
+// '?' placeholders are rewritten to $n by the PostgreSQL implementation (database_pg.cpp).
+// SQLite runs in WAL mode with foreign keys on and a busy timeout, so several processes
+// (serve + workers) share one file; PostgreSQL serves workers on other machines too.
 #pragma once
 
 #include <cstdint>
@@ -34,15 +34,24 @@ class Database {
   virtual int64_t exec(const std::string& sql, const std::vector<SqlValue>& params = {}) = 0;
   // Several statements without parameters (schema).
   virtual void exec_script(const std::string& sql) = 0;
-  // BEGIN IMMEDIATE (SQLite: takes the write lock up front, so claim/complete never deadlock).
+  // BEGIN IMMEDIATE (SQLite: takes the write lock up front, so claim/complete never deadlock);
+  // PostgreSQL: BEGIN + a transaction-scoped advisory lock, the same serialisation.
   virtual void begin() = 0;
   virtual void commit() = 0;
   virtual void rollback() = 0;
   virtual std::string engine() const = 0;  // "sqlite" | "postgresql"
 };
 
-// "sqlite:PATH", a plain path, or "postgresql://..." (UserError: not built in this version).
+// "sqlite:PATH", a plain path, or a libpq URL "postgresql://user[:password]@host[:port]/db"
+// ("postgres://" too; query parameters such as ?host=/run/socket-dir are passed to libpq).
 std::unique_ptr<Database> open_database(const std::string& url);
+std::unique_ptr<Database> open_postgres_database(const std::string& url);  // database_pg.cpp
+
+bool is_postgres_url(const std::string& url);
+// The URL for messages and logs: a PostgreSQL password (user:PASSWORD@ or ?password=) -> ***.
+std::string redact_db_url(const std::string& url);
+// '?' placeholders outside quotes and -- comments -> $1, $2, ...; *count = how many.
+std::string postgres_placeholders(const std::string& sql, size_t* count = nullptr);
 
 // RAII transaction: rollback unless commit() was called.
 class Transaction {

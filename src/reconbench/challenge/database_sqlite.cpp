@@ -133,9 +133,7 @@ class SqliteDatabase final : public Database {
 }  // namespace
 
 std::unique_ptr<Database> open_database(const std::string& url) {
-  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
-    throw UserError("--db " + url +
-                    ": PostgreSQL storage is not available in this build (use sqlite:PATH)");
+  if (is_postgres_url(url)) return open_postgres_database(url);
   std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
   RB_CHECK(!path.empty(), "--db: empty database path");
   return std::make_unique<SqliteDatabase>(path);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include "engines.hpp"
 #include "fixture.hpp"
 #include "reconbench/challenge/crypto.hpp"
 #include "reconbench/challenge/reader.hpp"
@@ -150,22 +151,28 @@ TEST_F(ValidatorTest, WarnsOnScaleAndNegativeValues) {
   EXPECT_TRUE(scale && negative) << ch::to_text(r);
 }
 
-// A store on a temporary SQLite file with a settable clock.
+// A store with a settable clock on a temporary SQLite file; StoreOn: on each engine
+// (engines.hpp).
 class StoreTest : public ::testing::Test {
  protected:
+  virtual std::string engine() const { return "sqlite"; }
   void SetUp() override {
     root = temp_dir("store");
     data = make_dataset(root);
+    scratch = std::make_unique<rb::testing::ScratchDatabase>(engine(), root);
     ch::ServiceOptions o;
     o.data = data;
-    o.db = "sqlite:" + (root / "c.db").string();
+    o.db = scratch->url();
+    o.blobs = root / "blobs";
     o.study_cases = 3;
     svc = std::make_unique<ch::Service>(o, [this] { return clock; });
   }
   void TearDown() override {
     svc.reset();
+    scratch.reset();
     fs::remove_all(root);
   }
+  std::unique_ptr<rb::testing::ScratchDatabase> scratch;
   // Upload a submission directory as blobs owned by user; returns (name, sha) pairs.
   std::vector<std::pair<std::string, std::string>> blobs_of(const fs::path& dir, int64_t user) {
     std::vector<std::pair<std::string, std::string>> files;
@@ -185,8 +192,13 @@ class StoreTest : public ::testing::Test {
   fs::path root, data;
   std::unique_ptr<ch::Service> svc;
 };
+class StoreOn : public StoreTest, public ::testing::WithParamInterface<std::string> {
+  std::string engine() const override { return GetParam(); }
+};
+INSTANTIATE_TEST_SUITE_P(Engines, StoreOn, ::testing::ValuesIn(rb::testing::test_engines()),
+                         [](const auto& info) { return info.param; });
 
-TEST_F(StoreTest, TokensAreHashedScopedAndRevocable) {
+TEST_P(StoreOn, TokensAreHashedScopedAndRevocable) {
   auto& st = svc->store();
   auto u = st.create_user("alice", "password1", "participant");
   EXPECT_THROW(st.create_user("alice", "password2", "participant"), rb::UserError);
@@ -216,7 +228,7 @@ TEST_F(StoreTest, TokensAreHashedScopedAndRevocable) {
   EXPECT_FALSE(st.authenticate(tok));
 }
 
-TEST_F(StoreTest, OneUserOneTeam) {
+TEST_P(StoreOn, OneUserOneTeam) {
   auto& st = svc->store();
   auto a = st.create_user("a", "", "participant"), b = st.create_user("b", "", "participant");
   auto t = st.create_team(a.id, "Team A");
@@ -227,7 +239,7 @@ TEST_F(StoreTest, OneUserOneTeam) {
   EXPECT_EQ(st.team_of(b.id)->name, "Team A");
 }
 
-TEST_F(StoreTest, QuotaCountsOnlyValidatedSubmissions) {
+TEST_P(StoreOn, QuotaCountsOnlyValidatedSubmissions) {
   auto& st = svc->store();
   st.set_limits({2, 0, 4, 1 << 30});
   auto u = st.create_user("a", "", "participant");
@@ -272,7 +284,7 @@ TEST_F(StoreTest, QuotaCountsOnlyValidatedSubmissions) {
   EXPECT_EQ(st.quota(team.id, ph.id, "multicoil_4x").remaining, 2);
 }
 
-TEST_F(StoreTest, LeaseExpiryRequeuesAndScoresExactlyOnce) {
+TEST_P(StoreOn, LeaseExpiryRequeuesAndScoresExactlyOnce) {
   auto& st = svc->store();
   auto u = st.create_user("a", "", "participant");
   auto team = st.create_team(u.id, "A");
@@ -303,7 +315,7 @@ TEST_F(StoreTest, LeaseExpiryRequeuesAndScoresExactlyOnce) {
   EXPECT_EQ(st.queue_position(sid), 0);
 }
 
-TEST_F(StoreTest, WorkerScoresRanksPinsBaselinesAndRescoreKeepsOldRows) {
+TEST_P(StoreOn, WorkerScoresRanksPinsBaselinesAndRescoreKeepsOldRows) {
   auto& st = svc->store();
   auto org = st.create_user("org", "", "organiser");
   std::vector<int64_t> subs;
@@ -387,7 +399,7 @@ TEST(ReaderResponse, ValidationAndSlotMapping) {
   EXPECT_EQ(slots["likert"][2], nlohmann::json::array({1, 2, 1}));
 }
 
-TEST_F(StoreTest, CloseFormsReaderStudyWithSeededBlindingAndTableIV) {
+TEST_P(StoreOn, CloseFormsReaderStudyWithSeededBlindingAndTableIV) {
   auto& st = svc->store();
   const double noise[] = {0.02, 0.1, 0.3, 0.5};
   for (int k = 0; k < 4; ++k) {
