@@ -268,20 +268,26 @@ BartWaveletPlan make_bart_wavelet_plan(int64_t h, int64_t w, int64_t min_size) {
   return p;
 }
 
-std::vector<cfloat> bart_fwt(const BartWaveletPlan& p, const cfloat* x) {
+namespace {
+
+size_t coeff_count(const BartWaveletPlan& p) {
   size_t total = 0;
   for (const auto& lv : p.levels) total += static_cast<size_t>(lv.m0 * lv.m1);
-  std::vector<cfloat> out(total);
-  std::vector<cfloat> cur(x, x + p.h * p.w), tmp;
+  return total;
+}
+
+// Forward transform of x [h w] into out (coeff_count), scratch in ws.
+void fwt_into(const BartWaveletPlan& p, const cfloat* x, cfloat* out, BartWaveletWork& ws) {
+  const cfloat* cur = x;
   size_t off = 0;
   for (const auto& lv : p.levels) {
-    cfloat* dst = out.data() + off;
+    cfloat* dst = out + off;
     // axis 0 (y) first, then axis 1 (x), as BART fwtN
-    const cfloat* src = cur.data();
+    const cfloat* src = cur;
     if (lv.s0) {
-      tmp.resize(static_cast<size_t>(lv.m0 * lv.n1));
-      down_rows(src, lv.n0, lv.n1, tmp.data());
-      src = tmp.data();
+      ws.tmp.resize(static_cast<size_t>(lv.m0 * lv.n1));
+      down_rows(src, lv.n0, lv.n1, ws.tmp.data());
+      src = ws.tmp.data();
     }
     if (lv.s1) {
       down_cols(src, lv.m0, lv.n1, dst);
@@ -289,60 +295,83 @@ std::vector<cfloat> bart_fwt(const BartWaveletPlan& p, const cfloat* x) {
       std::copy(src, src + lv.m0 * lv.n1, dst);
     }
     // next level input: the low-low band [b0 b1]
-    cur.resize(static_cast<size_t>(lv.b0 * lv.b1));
+    ws.cur.resize(static_cast<size_t>(lv.b0 * lv.b1));
     for (int64_t i = 0; i < lv.b0; ++i)
-      std::copy(dst + i * lv.m1, dst + i * lv.m1 + lv.b1, cur.data() + i * lv.b1);
+      std::copy(dst + i * lv.m1, dst + i * lv.m1 + lv.b1, ws.cur.data() + i * lv.b1);
+    cur = ws.cur.data();
     off += static_cast<size_t>(lv.m0 * lv.m1);
   }
-  return out;
 }
 
-void bart_iwt(const BartWaveletPlan& p, const std::vector<cfloat>& coeffs, cfloat* x) {
+// Inverse; overwrites the low-low bands of c (all levels but the last) with the coarser
+// reconstruction on the way up.
+void iwt_inplace(const BartWaveletPlan& p, cfloat* c, cfloat* x, BartWaveletWork& ws) {
   std::vector<size_t> offs;
   size_t off = 0;
   for (const auto& lv : p.levels) {
     offs.push_back(off);
     off += static_cast<size_t>(lv.m0 * lv.m1);
   }
-  RB_ASSERT(coeffs.size() == off, "wavelet coefficients ", coeffs.size(), " vs ", off);
-  std::vector<cfloat> rec, blk, tmp;
   for (size_t l = p.levels.size(); l-- > 0;) {
     const auto& lv = p.levels[l];
-    blk.assign(coeffs.begin() + static_cast<std::ptrdiff_t>(offs[l]),
-               coeffs.begin() + static_cast<std::ptrdiff_t>(offs[l] + lv.m0 * lv.m1));
-    if (l + 1 < p.levels.size())  // low-low band from the coarser level
+    cfloat* blk = c + offs[l];
+    if (l + 1 < p.levels.size())  // low-low band from the coarser level (in ws.rec)
       for (int64_t i = 0; i < lv.b0; ++i)
-        std::copy(rec.data() + i * lv.b1, rec.data() + (i + 1) * lv.b1, blk.data() + i * lv.m1);
+        std::copy(ws.rec.data() + i * lv.b1, ws.rec.data() + (i + 1) * lv.b1, blk + i * lv.m1);
     // axis 1 (x) first, then axis 0 (y), as BART iwtN
-    const cfloat* src = blk.data();
+    const cfloat* src = blk;
     if (lv.s1) {
-      tmp.resize(static_cast<size_t>(lv.m0 * lv.n1));
-      up_cols(src, lv.m0, lv.n1, tmp.data());
-      src = tmp.data();
+      ws.tmp.resize(static_cast<size_t>(lv.m0 * lv.n1));
+      up_cols(src, lv.m0, lv.n1, ws.tmp.data());
+      src = ws.tmp.data();
     }
-    rec.resize(static_cast<size_t>(lv.n0 * lv.n1));
+    cfloat* dst = x;
+    if (l > 0) {
+      ws.rec2.resize(static_cast<size_t>(lv.n0 * lv.n1));
+      dst = ws.rec2.data();
+    }
     if (lv.s0) {
-      up_rows(src, lv.n0, lv.n1, rec.data());
+      up_rows(src, lv.n0, lv.n1, dst);
     } else {
-      std::copy(src, src + lv.n0 * lv.n1, rec.data());
+      std::copy(src, src + lv.n0 * lv.n1, dst);
     }
+    if (l > 0) std::swap(ws.rec, ws.rec2);
   }
-  std::copy(rec.begin(), rec.end(), x);
+}
+
+}  // namespace
+
+std::vector<cfloat> bart_fwt(const BartWaveletPlan& p, const cfloat* x) {
+  BartWaveletWork ws;
+  std::vector<cfloat> out(coeff_count(p));
+  fwt_into(p, x, out.data(), ws);
+  return out;
+}
+
+void bart_iwt(const BartWaveletPlan& p, const std::vector<cfloat>& coeffs, cfloat* x) {
+  RB_ASSERT(coeffs.size() == coeff_count(p), "wavelet coefficients ", coeffs.size(), " vs ",
+            coeff_count(p));
+  BartWaveletWork ws;
+  std::vector<cfloat> c = coeffs;
+  iwt_inplace(p, c.data(), x, ws);
 }
 
 void bart_wavelet_thresh(const BartWaveletPlan& p, cfloat* x, float lambda, int64_t sy,
-                         int64_t sx) {
+                         int64_t sx, BartWaveletWork* work) {
+  BartWaveletWork local;
+  BartWaveletWork& ws = work ? *work : local;
   const int64_t n = p.h * p.w;
-  std::vector<cfloat> shifted(static_cast<size_t>(n));
-  circshift2(x, shifted.data(), p.h, p.w, sy, sx);
-  auto c = bart_fwt(p, shifted.data());
+  ws.shifted.resize(static_cast<size_t>(n));
+  ws.coeffs.resize(coeff_count(p));
+  circshift2(x, ws.shifted.data(), p.h, p.w, sy, sx);
+  fwt_into(p, ws.shifted.data(), ws.coeffs.data(), ws);
   // md_zsoftthresh over every coefficient (the low-low bands of all but the last level are
-  // not coefficients: BART never stores them, and bart_iwt ignores them).
+  // not coefficients: BART never stores them, and the inverse replaces them).
   size_t off = 0;
   for (size_t l = 0; l < p.levels.size(); ++l) {
     const auto& lv = p.levels[l];
     const bool last = l + 1 == p.levels.size();
-    cfloat* blk = c.data() + off;
+    cfloat* blk = ws.coeffs.data() + off;
     parallel_for(
         lv.m0,
         [&](int64_t i) {
@@ -355,8 +384,8 @@ void bart_wavelet_thresh(const BartWaveletPlan& p, cfloat* x, float lambda, int6
         recon_threads());
     off += static_cast<size_t>(lv.m0 * lv.m1);
   }
-  bart_iwt(p, c, shifted.data());
-  circshift2(shifted.data(), x, p.h, p.w, -sy, -sx);
+  iwt_inplace(p, ws.coeffs.data(), ws.shifted.data(), ws);
+  circshift2(ws.shifted.data(), x, p.h, p.w, -sy, -sx);
 }
 
 int bart_rand_lim(unsigned int* state, int limit) {

@@ -67,10 +67,14 @@ BartWaveletPlan make_bart_wavelet_plan(int64_t h, int64_t w, int64_t min_size = 
 std::vector<cfloat> bart_fwt(const BartWaveletPlan& plan, const cfloat* x);
 // Inverse of bart_fwt (ignores the low-low band of every level but the last) -> [h w].
 void bart_iwt(const BartWaveletPlan& plan, const std::vector<cfloat>& coeffs, cfloat* x);
+// Scratch buffers of bart_wavelet_thresh, reusable across calls (one per slice/thread).
+struct BartWaveletWork {
+  std::vector<cfloat> shifted, coeffs, cur, tmp, rec, rec2;
+};
 // BART wavelet_thresh: x <- iwt(soft(fwt(shift(x)), lambda)) shifted back, in place, [h w];
 // shift (sy, sx) as BART md_circ_shift: out[(i + s) mod n] = in[i].
 void bart_wavelet_thresh(const BartWaveletPlan& plan, cfloat* x, float lambda, int64_t sy = 0,
-                         int64_t sx = 0);
+                         int64_t sx = 0, BartWaveletWork* work = nullptr);
 // BART's cycle-spinning draw (wavthresh.c rand_lim with POSIX rand_r): uniform in [0, limit].
 int bart_rand_lim(unsigned int* state, int limit);
 

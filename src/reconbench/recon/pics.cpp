@@ -142,6 +142,7 @@ Array<cfloat> cs_recon(ArrayView<const cfloat> kspace, ArrayView<const cfloat> m
     // BART wavthresh.c: rand_state starts at 1 (here 1 + seed); every prox call draws a shift
     // per split axis (y, then x) uniformly in [0, 2^levels(axis)].
     unsigned int state = 1u + opt.seed;
+    BartWaveletWork work;
     // prox of t lambda ||W x||_1, BART-style: x <- W^-1 soft(W shift(x), t lambda), shifted back
     ProxFn prox = [&](CSpan v, float t, int) {
       int64_t sy = 0, sx = 0;
@@ -149,7 +150,8 @@ Array<cfloat> cs_recon(ArrayView<const cfloat> kspace, ArrayView<const cfloat> m
         if (plan.shift_levels_y > 0) sy = bart_rand_lim(&state, 1 << plan.shift_levels_y);
         if (plan.shift_levels_x > 0) sx = bart_rand_lim(&state, 1 << plan.shift_levels_x);
       }
-      for (int64_t m = 0; m < nm; ++m) bart_wavelet_thresh(plan, v.data() + m * np, t * opt.lambda, sy, sx);
+      for (int64_t m = 0; m < nm; ++m)
+        bart_wavelet_thresh(plan, v.data() + m * np, t * opt.lambda, sy, sx, &work);
     };
     FistaOptions fo;
     fo.max_iter = opt.max_iter;
