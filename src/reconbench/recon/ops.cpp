@@ -11,6 +11,12 @@
 
 namespace rb::recon {
 
+namespace {
+// Threads for a wavelet pass over `elements` samples: a thread start costs ~20-50 us, more
+// than a pass over a small coarse level, so those run on the calling thread.
+int pass_threads(int64_t elements) { return elements >= 32768 ? recon_threads() : 1; }
+}  // namespace
+
 // ---- wavelet ---------------------------------------------------------------------------
 namespace {
 
@@ -108,7 +114,7 @@ void circshift2(const cfloat* in, cfloat* out, int64_t h, int64_t w, int64_t sy,
         std::copy(irow, irow + (w - sx), orow + sx);
         std::copy(irow + (w - sx), irow + w, orow);
       },
-      h * w >= 65536 ? recon_threads() : 1);
+      pass_threads(h * w));
 }
 
 LinOp wavelet_op(int64_t h, int64_t w, int64_t sy, int64_t sx, int64_t min_size) {
@@ -142,6 +148,7 @@ constexpr int kFlen = 4;
 
 int64_t bart_bandsize(int64_t n) { return (n + kFlen - 1) / 2; }
 
+
 // BART coord(): input index of output j, tap l, with half-sample symmetric extension.
 int64_t bart_coord(int64_t j, int64_t n, int l) {
   int64_t m = 2 * j + 1 - (kFlen - 1) + l;
@@ -167,7 +174,7 @@ void down_rows(const cfloat* in, int64_t n, int64_t cols, cfloat* out) {
         hi[c] += fh * src[c];
       }
     }
-  }, recon_threads());
+  }, pass_threads(n * cols));
 }
 
 // The same along axis 1 of in [rows, n] -> out [rows, 2 b].
@@ -186,7 +193,7 @@ void down_cols(const cfloat* in, int64_t rows, int64_t n, cfloat* out) {
       dst[j] = lo;
       dst[b + j] = hi;
     }
-  }, recon_threads());
+  }, pass_threads(rows * n));
 }
 
 // Synthesis (BART wavelet_up3) along axis 0: in [2 b rows, cols] -> out [n rows, cols],
@@ -205,7 +212,7 @@ void up_rows(const cfloat* in, int64_t n, int64_t cols, cfloat* out) {
       const float gl = kBartDau2[1][0][kFlen - l - 1], gh = kBartDau2[1][1][kFlen - l - 1];
       for (int64_t c = 0; c < cols; ++c) dst[c] += gl * lo[c] + gh * hi[c];
     }
-  }, recon_threads());
+  }, pass_threads(n * cols));
 }
 
 void up_cols(const cfloat* in, int64_t rows, int64_t n, cfloat* out) {
@@ -222,7 +229,7 @@ void up_cols(const cfloat* in, int64_t rows, int64_t n, cfloat* out) {
       }
       dst[i] = acc;
     }
-  }, recon_threads());
+  }, pass_threads(rows * n));
 }
 
 // BART wavelet_num_levels for one axis: 1 + number of splits (see make_bart_wavelet_plan).
@@ -381,7 +388,7 @@ void bart_wavelet_thresh(const BartWaveletPlan& p, cfloat* x, float lambda, int6
             v = a > lambda ? v * ((a - lambda) / a) : cfloat(0);
           }
         },
-        recon_threads());
+        pass_threads(lv.m0 * lv.m1));
     off += static_cast<size_t>(lv.m0 * lv.m1);
   }
   iwt_inplace(p, ws.coeffs.data(), ws.shifted.data(), ws);
