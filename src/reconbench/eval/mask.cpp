@@ -24,37 +24,40 @@ double median_inplace(std::vector<T>& v) {
 }
 
 // Binary dilation (grow = true) or erosion with a (2r+1)^2 square; pixels outside the image
-// are ignored (an erosion never eats the mask at the image border). Separable running counts.
-void morph(std::vector<uint8_t>& m, int64_t h, int64_t w, int64_t r, bool grow) {
-  if (r <= 0) return;
+// are ignored (an erosion never eats the mask at the image border). Separable: OR (AND) of
+// the row-shifted images, then of the column-shifted ones, each clipped at the border; the
+// byte loops vectorise.
+template <bool kGrow>
+void morph_pass(std::vector<uint8_t>& m, int64_t h, int64_t w, int64_t r) {
   std::vector<uint8_t> tmp(m.size());
-  std::vector<int32_t> cnt(static_cast<size_t>(w));
-  // Horizontal pass: m -> tmp.
+  auto combine = [](uint8_t* __restrict dst, const uint8_t* __restrict src, int64_t n) {
+    for (int64_t j = 0; j < n; ++j) dst[j] = kGrow ? (dst[j] | src[j]) : (dst[j] & src[j]);
+  };
+  // Horizontal: tmp[i][j] = op of m[i][j-r .. j+r] inside the row.
   for (int64_t i = 0; i < h; ++i) {
     const uint8_t* src = m.data() + i * w;
     uint8_t* dst = tmp.data() + i * w;
-    int64_t ones = 0;
-    for (int64_t j = 0; j < std::min(r, w); ++j) ones += src[j];
-    for (int64_t j = 0; j < w; ++j) {
-      if (j + r < w) ones += src[j + r];
-      if (j - r - 1 >= 0) ones -= src[j - r - 1];
-      const int64_t span = std::min(w - 1, j + r) - std::max<int64_t>(0, j - r) + 1;
-      dst[j] = grow ? (ones > 0) : (ones == span);
+    std::copy(src, src + w, dst);
+    for (int64_t t = 1; t <= r && t < w; ++t) {
+      combine(dst + t, src, w - t);  // dst[j] op= src[j - t]
+      combine(dst, src + t, w - t);  // dst[j] op= src[j + t]
     }
   }
-  // Vertical pass: tmp -> m, running counts per column.
-  std::fill(cnt.begin(), cnt.end(), 0);
-  for (int64_t i = 0; i < std::min(r, h); ++i)
-    for (int64_t j = 0; j < w; ++j) cnt[j] += tmp[i * w + j];
+  // Vertical: m[i][j] = op of tmp[i-r .. i+r][j] inside the image.
   for (int64_t i = 0; i < h; ++i) {
-    if (i + r < h)
-      for (int64_t j = 0; j < w; ++j) cnt[j] += tmp[(i + r) * w + j];
-    if (i - r - 1 >= 0)
-      for (int64_t j = 0; j < w; ++j) cnt[j] -= tmp[(i - r - 1) * w + j];
-    const int32_t span = static_cast<int32_t>(std::min(h - 1, i + r) - std::max<int64_t>(0, i - r) + 1);
     uint8_t* dst = m.data() + i * w;
-    for (int64_t j = 0; j < w; ++j) dst[j] = grow ? (cnt[j] > 0) : (cnt[j] == span);
+    std::copy(tmp.data() + i * w, tmp.data() + (i + 1) * w, dst);
+    for (int64_t t = 1; t <= r; ++t) {
+      if (i - t >= 0) combine(dst, tmp.data() + (i - t) * w, w);
+      if (i + t < h) combine(dst, tmp.data() + (i + t) * w, w);
+    }
   }
+}
+
+void morph(std::vector<uint8_t>& m, int64_t h, int64_t w, int64_t r, bool grow) {
+  if (r <= 0) return;
+  if (grow) morph_pass<true>(m, h, w, r);
+  else morph_pass<false>(m, h, w, r);
 }
 
 // Connected components of the pixels equal to `value`, found on runs (row segments) with a
@@ -88,10 +91,13 @@ std::vector<Run> label_runs(const std::vector<uint8_t>& m, int64_t h, int64_t w,
       while (k < w && row[k] == value) ++k;
       const int64_t id = static_cast<int64_t>(runs.size());
       runs.push_back({i, j, k, id});
-      // Union with overlapping runs of the previous row.
+      // Union with overlapping runs of the previous row. Runs of a row are sorted and
+      // disjoint, so those ending before this run's touching range are skipped for good
+      // (later runs of this row lie further right). The partition, and so every root (the
+      // smallest run index of its component), does not depend on the order of the unions.
       const int64_t lo = eight ? j - 1 : j, hi = eight ? k + 1 : k;  // touching range
-      for (int64_t p = prev_begin; p < prev_end; ++p) {
-        if (runs[p].end <= lo || runs[p].begin >= hi) continue;
+      while (prev_begin < prev_end && runs[prev_begin].end <= lo) ++prev_begin;
+      for (int64_t p = prev_begin; p < prev_end && runs[p].begin < hi; ++p) {
         const int64_t a = find_root(runs, p), b = find_root(runs, id);
         if (a != b) runs[std::max(a, b)].parent = std::min(a, b);
       }
@@ -159,7 +165,11 @@ Array<uint8_t> foreground_mask_slice(ArrayView<const float> x, double threshold,
   RB_CHECK(x.ndim() == 2, "foreground mask slice must be [y x], got ", shape_str(x.shape()));
   const int64_t h = x.dim(0), w = x.dim(1);
   std::vector<uint8_t> m(static_cast<size_t>(h * w));
-  for (int64_t i = 0; i < h * w; ++i) m[i] = x[i] > threshold ? 1 : 0;
+  {
+    const float* __restrict src = x.data();
+    uint8_t* __restrict dst = m.data();
+    for (int64_t i = 0; i < h * w; ++i) dst[i] = static_cast<double>(src[i]) > threshold ? 1 : 0;
+  }
   // Closing: dilate, then erode.
   morph(m, h, w, o.close_radius, true);
   morph(m, h, w, o.close_radius, false);
