@@ -1,17 +1,29 @@
-// Evaluation metrics of one 16x320x320 brain volume (issue 4 benchmark), in process:
-//   BM_SsimVolume      fastMRI SSIM (mean over slices of skimage-default SSIM), the part
-//                      that dominates evaluate.py; its peer is bench/eval_peer.py --ssim-only
-//   BM_EvaluateVolume  SSIM + PSNR + NMSE + MSE as evaluate.py (unmasked)
-//   BM_EvaluateMasked  the same plus the foreground mask and the masked variants
+// Evaluation (issue 4 benchmark). Two modes:
+// 1. Google Benchmark, one 16x320x320 brain volume in memory:
+//   BM_SsimVolume      fastMRI SSIM (mean over slices of skimage-default SSIM); its peer is
+//                      bench/eval_peer.py ssim-volume
+//   BM_EvaluateVolume  SSIM + PSNR + NMSE + MSE as evaluate.py (unmasked), or with the
+//                      foreground mask and the masked variants
 //   BM_ForegroundMask  the mask recipe alone
-// Argument = threads. The data is a synthetic head in chi-distributed RSS-like noise (the
-// work per voxel does not depend on the values).
+//   Argument = threads. The data is a synthetic head in chi-distributed RSS-like noise (the
+//   work per voxel does not depend on the values).
+// 2. --eval-dir: a directory of HDF5 volumes, the side of bench/section_eval.sh's
+//   comparison with evaluate.py (see eval_dir_main).
 #include <benchmark/benchmark.h>
 
 #include <cmath>
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
 #include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "reconbench/core/parallel.hpp"
+#include "reconbench/eval/evaluate.hpp"
 #include "reconbench/eval/mask.hpp"
 #include "reconbench/eval/metrics.hpp"
 
@@ -93,6 +105,98 @@ void BM_ForegroundMask(benchmark::State& state) {
 }
 BENCHMARK(BM_ForegroundMask)->Arg(1)->Unit(benchmark::kMillisecond)->MinTime(0.5);
 
+// --eval-dir DIR [--threads 1,2] [--repeats N] [--json FILE]: the issue-4 benchmark's
+// reconbench side. Evaluates DIR/gt against DIR/pred (bench/eval_peer.py make-data) with
+// evaluate_directories, the library call behind `reconbench eval` (HDF5 reads, crop, metrics,
+// summaries with B = 10000 bootstrap resamples; no process start, no JSON printing), in two
+// variants: "plain" = evaluate.py's metrics (SSIM, PSNR, NMSE), "masked" = plus the
+// background-masked metrics (what `reconbench eval` always computes). Per variant and
+// thread count: wall and CPU seconds of every repeat (CPU = user + sys of the process,
+// all threads) and the per-volume results. RB_EVAL_ISA=default|avx2|avx512f forces a kernel.
+double seconds(clockid_t clock) {
+  timespec t;
+  clock_gettime(clock, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
+int eval_dir_main(int argc, char** argv) {
+  std::string dir, json_out;
+  std::vector<int> threads = {1, 2};
+  int repeats = 7;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto next = [&] {
+      RB_CHECK(i + 1 < argc, a, " needs a value");
+      return std::string(argv[++i]);
+    };
+    if (a == "--eval-dir") {
+      dir = next();
+    } else if (a == "--repeats") {
+      repeats = std::stoi(next());
+    } else if (a == "--json") {
+      json_out = next();
+    } else if (a == "--threads") {
+      threads.clear();
+      const std::string t = next();
+      for (size_t p = 0; p <= t.size();) {
+        size_t q = t.find(',', p);
+        if (q == std::string::npos) q = t.size();
+        threads.push_back(std::stoi(t.substr(p, q - p)));
+        p = q + 1;
+      }
+    } else {
+      throw rb::UserError("bench_eval: unknown argument " + a);
+    }
+  }
+  RB_CHECK(!dir.empty() && repeats > 0, "bench_eval: --eval-dir DIR and --repeats > 0 needed");
+  nlohmann::json out = nlohmann::json::object();
+  for (const bool masked : {false, true}) {
+    const std::string variant = masked ? "masked" : "plain";
+    for (const int t : threads) {
+      std::vector<double> wall, cpu;
+      ev::EvalRun run;
+      for (int r = 0; r < repeats; ++r) {
+        ev::EvalOptions o;
+        o.progress = false;
+        o.metrics.threads = t;
+        o.metrics.masked = masked;
+        const double w0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+        run = ev::evaluate_directories(dir + "/gt", dir + "/pred", o);
+        wall.push_back(seconds(CLOCK_MONOTONIC) - w0);
+        cpu.push_back(seconds(CLOCK_PROCESS_CPUTIME_ID) - c0);
+        RB_CHECK(run.errors.empty(), "bench_eval: ", run.errors.front().file, ": ",
+                 run.errors.front().reason);
+      }
+      nlohmann::json vols = nlohmann::json::array();
+      for (const auto& v : run.volumes)
+        vols.push_back({{"file", v.file},
+                        {"ssim", v.metrics.ssim},
+                        {"psnr", v.metrics.psnr},
+                        {"nmse", v.metrics.nmse}});
+      out[variant][std::to_string(t)] = {{"wall", wall}, {"cpu", cpu}, {"volumes", vols}};
+    }
+  }
+  const std::string text = out.dump();
+  if (json_out.empty()) {
+    std::puts(text.c_str());
+  } else {
+    std::FILE* f = std::fopen(json_out.c_str(), "w");
+    RB_CHECK(f, "bench_eval: cannot write ", json_out);
+    std::fputs(text.c_str(), f);
+    std::fclose(f);
+  }
+  return 0;
+}
+
 }  // namespace
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  if (const char* isa = std::getenv("RB_EVAL_ISA")) ev::detail::force_ssim_kernel_isa(isa);
+  for (int i = 1; i < argc; ++i)
+    if (std::string(argv[i]) == "--eval-dir") return eval_dir_main(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
