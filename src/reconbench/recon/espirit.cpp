@@ -49,6 +49,26 @@ CalibRegion find_calibration_region(ArrayView<const cfloat> kspace, int64_t max_
 
 namespace {
 
+// A A^H (adjoint_first = false) or A^H A, computed in fixed blocks of 32 output rows on
+// recon_threads() (Eigen's product is single-threaded here; this was ~15 % of a 16-coil
+// ESPIRiT run and serial). The block split does not depend on the thread count.
+Eigen::MatrixXcd gram(const Eigen::MatrixXcd& A, bool adjoint_first) {
+  const int64_t n = adjoint_first ? A.cols() : A.rows();
+  Eigen::MatrixXcd g(n, n);
+  const int64_t bs = 32, nb = (n + bs - 1) / bs;
+  parallel_for(
+      nb,
+      [&](int64_t b) {
+        const int64_t r0 = b * bs, len = std::min(bs, n - r0);
+        if (adjoint_first)
+          g.middleRows(r0, len).noalias() = A.middleCols(r0, len).adjoint() * A;
+        else
+          g.middleRows(r0, len).noalias() = A.middleRows(r0, len) * A.adjoint();
+      },
+      recon_threads());
+  return g;
+}
+
 // Per-pixel state for the eigen iteration (structure of arrays, float).
 struct PixelEig {
   int64_t nc;
@@ -163,7 +183,7 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
   std::vector<double> sv;         // singular values, descending
   Eigen::MatrixXcd V;             // right singular vectors (columns), descending
   if (rows < cols) {
-    Eigen::MatrixXcd g = A * A.adjoint();
+    Eigen::MatrixXcd g = gram(A, false);
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(g);
     const int64_t r = rows;
     sv.resize(r);
@@ -182,7 +202,7 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
     for (int64_t t = 0; t < kept; ++t) V.col(t) /= sv[t];
     out.kernels_kept = kept;
   } else {
-    Eigen::MatrixXcd g = A.adjoint() * A;
+    Eigen::MatrixXcd g = gram(A, true);
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(g);
     sv.resize(cols);
     for (int64_t t = 0; t < cols; ++t) {
