@@ -62,6 +62,8 @@ struct SlicePair {
 // evaluated on the sums without the divisions by N (see the kernel). Identical images give
 // v = 0 and S = 1 exactly.
 //
+// The mask (centre pixels) holds 0 or 1, as foreground_mask writes it.
+//
 // A non-finite input makes sq_err or sq_gt non-finite (finite float squares cannot overflow
 // a double sum), which is how evaluate_volume detects NaN/Inf without a separate pass.
 // The scratch rows below are disjoint slices of one buffer, which GCC cannot prove, so it
@@ -132,7 +134,7 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
       e[j] += vv;
       g[j] += aa;
       if constexpr (kMask) {
-        const double m = static_cast<double>(mr[j] != 0);
+        const double m = static_cast<double>(mr[j]);  // 0 or 1 (foreground_mask)
         em[j] += m * vv;
         gm[j] += m * aa;
         vm[j] += m;
@@ -160,7 +162,7 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
         e[j] += vv;
         g[j] += aa;
         if constexpr (kMask) {
-          const double m = static_cast<double>(mr[j] != 0);
+          const double m = static_cast<double>(mr[j]);  // 0 or 1 (foreground_mask)
           em[j] += m * vv;
           gm[j] += m * aa;
           vm[j] += m;
@@ -213,7 +215,7 @@ inline __attribute__((always_inline)) void ssim_kernel_body(
       acc_s[j] += s;
       if constexpr (kMap) maprow[j] = s;
       if constexpr (kMask) {
-        const double m = static_cast<double>(mr[j] != 0);
+        const double m = static_cast<double>(mr[j]);  // 0 or 1 (foreground_mask)
         acc_m[j] += m * s;
         cnt_m[j] += m;
       }
