@@ -143,31 +143,64 @@ LinOp sum(const LinOp& a, const LinOp& b) {
   return LinOp(a.name() + "+" + b.name(), a.in_size(), a.out_size(), fw, ad);
 }
 
+namespace {
+
+// Element-wise vector kernels run in fixed blocks of kBlock elements on recon_threads();
+// reductions sum per block, then the block sums in index order, so results depend on the
+// block size only, never on the thread count.
+constexpr size_t kBlock = 8192;
+
+template <class F>
+void blocks(size_t n, F&& f) {
+  const int64_t nb = static_cast<int64_t>((n + kBlock - 1) / kBlock);
+  parallel_for(
+      nb, [&](int64_t b) { f(static_cast<size_t>(b) * kBlock, std::min(n, (static_cast<size_t>(b) + 1) * kBlock)); },
+      n >= 4 * kBlock ? recon_threads() : 1);
+}
+
+}  // namespace
+
 cdouble dot(CCSpan a, CCSpan b) {
   RB_ASSERT(a.size() == b.size());
-  double re = 0, im = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double ar = a[i].real(), ai = a[i].imag(), br = b[i].real(), bi = b[i].imag();
-    re += ar * br + ai * bi;
-    im += ar * bi - ai * br;
-  }
-  return {re, im};
+  std::vector<cdouble> part((a.size() + kBlock - 1) / kBlock);
+  blocks(a.size(), [&](size_t i0, size_t i1) {
+    double re = 0, im = 0;
+    for (size_t i = i0; i < i1; ++i) {
+      const double ar = a[i].real(), ai = a[i].imag(), br = b[i].real(), bi = b[i].imag();
+      re += ar * br + ai * bi;
+      im += ar * bi - ai * br;
+    }
+    part[i0 / kBlock] = {re, im};
+  });
+  cdouble s = 0;
+  for (const auto& v : part) s += v;
+  return s;
 }
 
 double norm2(CCSpan a) {
+  std::vector<double> part((a.size() + kBlock - 1) / kBlock);
+  blocks(a.size(), [&](size_t i0, size_t i1) {
+    double s = 0;
+    for (size_t i = i0; i < i1; ++i) s += double(a[i].real()) * a[i].real() + double(a[i].imag()) * a[i].imag();
+    part[i0 / kBlock] = s;
+  });
   double s = 0;
-  for (const auto& v : a) s += double(v.real()) * v.real() + double(v.imag()) * v.imag();
+  for (double v : part) s += v;
   return s;
 }
 
 void axpy(CSpan y, cfloat a, CCSpan x) {
   RB_ASSERT(x.size() == y.size());
   const float ar = a.real(), ai = a.imag();
-  for (size_t i = 0; i < y.size(); ++i) {
-    const float xr = x[i].real(), xi = x[i].imag();
-    y[i] = {y[i].real() + ar * xr - ai * xi, y[i].imag() + ar * xi + ai * xr};
-  }
+  blocks(y.size(), [&](size_t i0, size_t i1) {
+    for (size_t i = i0; i < i1; ++i) {
+      const float xr = x[i].real(), xi = x[i].imag();
+      y[i] = {y[i].real() + ar * xr - ai * xi, y[i].imag() + ar * xi + ai * xr};
+    }
+  });
 }
+
+void for_blocks(size_t n, const std::function<void(size_t, size_t)>& f) { blocks(n, f); }
 
 CVec random_cvec(int64_t n, uint32_t seed) {
   std::mt19937 gen(seed);

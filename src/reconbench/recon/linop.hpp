@@ -69,6 +69,8 @@ double normal_test(const LinOp& op, uint32_t seed = 2);
 cdouble dot(CCSpan a, CCSpan b);  // sum conj(a_i) b_i
 double norm2(CCSpan a);           // sum |a_i|^2
 void axpy(CSpan y, cfloat a, CCSpan x);  // y += a x
+// f(i0, i1) over fixed blocks [i0, i1) of [0, n) on recon_threads() (element-wise kernels).
+void for_blocks(size_t n, const std::function<void(size_t, size_t)>& f);
 CVec random_cvec(int64_t n, uint32_t seed);
 
 }  // namespace rb::recon

@@ -44,7 +44,9 @@ int conjugate_gradient(const NormalFn& normal, CCSpan b, CSpan x, const CgOption
     const double rr_new = norm2(r);
     // p = r + (r_new^H r_new / r^H r) p
     const float beta = static_cast<float>(rr_new / rr);
-    for (size_t i = 0; i < n; ++i) p[i] = r[i] + beta * p[i];
+    for_blocks(n, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) p[i] = r[i] + beta * p[i];
+    });
     rr = rr_new;
   }
   return it;
@@ -67,14 +69,18 @@ void fista(const NormalFn& normal, CCSpan b, const ProxFn& prox, CSpan x,
     prox(x, opt.step, it);
     const float t_new = (1.f + std::sqrt(1.f + 4.f * t * t)) / 2.f;
     const float mom = (t - 1.f) / t_new;
-    for (size_t i = 0; i < n; ++i) {
-      const cfloat xi = x[i];
-      x[i] = xi + mom * (xi - o[i]);
-      o[i] = xi;
-    }
+    for_blocks(n, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) {
+        const cfloat xi = x[i];
+        x[i] = xi + mom * (xi - o[i]);
+        o[i] = xi;
+      }
+    });
     t = t_new;
     normal(x, g);
-    for (size_t i = 0; i < n; ++i) x[i] += opt.step * (b[i] - g[i]);
+    for_blocks(n, [&](size_t i0, size_t i1) {
+      for (size_t i = i0; i < i1; ++i) x[i] += opt.step * (b[i] - g[i]);
+    });
   }
 }
 

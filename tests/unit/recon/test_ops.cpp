@@ -8,6 +8,7 @@
 #include "phantom.hpp"
 #include "reconbench/recon/linop.hpp"
 #include "reconbench/recon/ops.hpp"
+#include "reconbench/recon/pics.hpp"
 #include "reconbench/recon/solvers.hpp"
 #include "reconbench/recon/threads.hpp"
 
@@ -194,6 +195,30 @@ TEST(SenseOperator, ConcurrentPlanningGivesCorrectResults) {
     for (size_t q = 0; q < ref.size(); ++q) err += std::norm(cdouble(ref[q] - got[i][q]));
     EXPECT_LT(std::sqrt(err / norm2(ref)), 1e-5) << h << "x" << w;
   }
+}
+
+TEST(Pics, ResultsDoNotDependOnTheThreadCount) {
+  // Large enough (256 x 192) that the blocked vector kernels, the wavelet passes and the
+  // reductions actually split across threads.
+  auto p = test::make_phantom(4, 256, 192, 0.003f);
+  auto mask = test::equispaced_mask(192, 4, 24);
+  auto k = test::apply_mask(p.kspace, mask);
+  Array<cfloat> maps({1, 4, 256, 192}, p.maps.vec());
+  auto run = [&](int threads) {
+    ScopedReconThreads t(threads);
+    CsOptions w;
+    w.max_iter = 4;
+    CsOptions tv = w;
+    tv.reg = CsOptions::Reg::TV;
+    tv.max_iter = 8;
+    SenseOptions s;
+    s.max_iter = 4;
+    return std::vector<Array<cfloat>>{cs_recon(k.view(), maps.view(), mask, w),
+                                      cs_recon(k.view(), maps.view(), mask, tv),
+                                      sense_recon(k.view(), maps.view(), mask, s)};
+  };
+  auto a = run(1), b = run(3);
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].vec(), b[i].vec()) << i;
 }
 
 TEST(LinOpAdjoint, Compositions) {
