@@ -183,8 +183,10 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
   std::vector<double> sv;         // singular values, descending
   Eigen::MatrixXcd V;             // right singular vectors (columns), descending
   if (rows < cols) {
-    Eigen::MatrixXcd g = gram(A, false);
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(g);
+    // The eigendecomposition is the serial part of ESPIRiT; single precision (as BART's
+    // cheev) halves it. The Gram matrix itself is accumulated in double.
+    Eigen::MatrixXcf g = gram(A, false).cast<cfloat>();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcf> es(g);
     const int64_t r = rows;
     sv.resize(r);
     V.resize(cols, r);
@@ -198,7 +200,7 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
     int64_t kept = 0;
     for (int64_t t = 0; t < r; ++t)
       if (sv[t] / sv[0] > std::sqrt(double(opt.threshold))) ++kept;
-    V = A.adjoint() * es.eigenvectors().rightCols(kept).rowwise().reverse();
+    V = A.adjoint() * es.eigenvectors().rightCols(kept).rowwise().reverse().cast<cdouble>();
     for (int64_t t = 0; t < kept; ++t) V.col(t) /= sv[t];
     out.kernels_kept = kept;
   } else {
