@@ -4,6 +4,8 @@
 #   server kill -9 mid-upload) -> worker kill -9 mid-job (requeued, scored exactly once) ->
 #   leaderboard -> close -> export (static bundle).
 # Data: a tiny dataset in the simulator's layout written with h5py (Debian python3).
+# Database: SQLite in the work directory, or RECONBENCH_TEST_DB=postgresql://... (an empty
+# database; test_server_api_pg.sh runs this suite on a throwaway PostgreSQL cluster).
 set -euo pipefail
 RB=${RECONBENCH:?set RECONBENCH to the reconbench binary}
 PY=/usr/bin/python3
@@ -48,7 +50,20 @@ for k, (split, name, contrast, track, acc, slices) in enumerate(files):
 json.dump(man, open(os.path.join(data, "manifest.json"), "w"), indent=1)
 PYEOF
 DATA=$WORK/data
-DB="sqlite:$WORK/challenge.db"
+DB=${RECONBENCH_TEST_DB:-sqlite:$WORK/challenge.db}
+BLOBS=()   # SQLite: the default blob store next to the database
+case "$DB" in
+  postgres://* | postgresql://*) BLOBS=(--blobs "$WORK/blobs") ;;
+  sqlite:*) ;;
+  *) echo "RECONBENCH_TEST_DB must be sqlite:PATH or postgresql://..." >&2; exit 2 ;;
+esac
+echo "server e2e on ${DB%%:*}"
+sql_count() {  # a SELECT COUNT(*) straight from the database the server wrote
+  case "$DB" in
+    sqlite:*) $PY -c "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "${DB#sqlite:}" "$1" ;;
+    *) psql -X -q -tA -d "$DB" -c "$1" ;;
+  esac
+}
 
 # ---- local validation: the same validator as the server
 "$RB" validate "$WORK/sub-good-multicoil_test" --track multicoil_4x --phase test --data "$DATA" >"$WORK/validate.log" \
@@ -60,14 +75,14 @@ fi
 grep -q '"missing"' "$WORK/validate-bad.log" || fail "validator did not name the missing volume"
 
 # ---- accounts
-"$RB" challenge add-user org --role organiser --data "$DATA" --db "$DB" >"$WORK/org.token"
-"$RB" challenge add-user alice --team "Team Alice" --data "$DATA" --db "$DB" >"$WORK/alice.token"
-"$RB" challenge add-user bob --team "Team Bob" --data "$DATA" --db "$DB" >"$WORK/bob.token"
+"$RB" challenge add-user org --role organiser --data "$DATA" --db "$DB" "${BLOBS[@]}" >"$WORK/org.token"
+"$RB" challenge add-user alice --team "Team Alice" --data "$DATA" --db "$DB" "${BLOBS[@]}" >"$WORK/alice.token"
+"$RB" challenge add-user bob --team "Team Bob" --data "$DATA" --db "$DB" "${BLOBS[@]}" >"$WORK/bob.token"
 ORG=$(cat "$WORK/org.token"); ALICE=$(cat "$WORK/alice.token"); BOB=$(cat "$WORK/bob.token")
 
 start_server() {  # $1 = workers
   rm -f "$WORK/port"
-  "$RB" serve --data "$DATA" --db "$DB" --port 0 --port-file "$WORK/port" --workers "$1" --lease 2 \
+  "$RB" serve --data "$DATA" --db "$DB" "${BLOBS[@]}" --port 0 --port-file "$WORK/port" --workers "$1" --lease 2 \
     --max-file-mb 4 >>"$WORK/serve.log" 2>&1 &
   SERVER=$!
   PIDS+=("$SERVER")
@@ -115,25 +130,25 @@ SUB=$($PY -c "import json;print(json.load(open('$WORK/submit.json'))['id'])")
 [ "$(jget "['state']" <"$WORK/submit.json")" = queued ] || fail "submission not queued"
 
 # ---- kill -9 a worker mid-job: the lease expires, another worker scores it exactly once
-RECONBENCH_TEST_SCORE_DELAY=30 "$RB" worker --data "$DATA" --db "$DB" --lease 2 --poll 0.1 --id slow >"$WORK/worker1.log" 2>&1 &
+RECONBENCH_TEST_SCORE_DELAY=30 "$RB" worker --data "$DATA" --db "$DB" "${BLOBS[@]}" --lease 2 --poll 0.1 --id slow >"$WORK/worker1.log" 2>&1 &
 W1=$!; PIDS+=("$W1")
 wait_state "$SUB" evaluating "$ALICE"
 sleep 2.5   # heartbeats keep the lease while the worker lives
 [ "$(api GET "/api/submissions/$SUB" "$ALICE" | jget "['state']")" = evaluating ] || fail "live worker lost its lease"
 kill -9 "$W1"; wait "$W1" 2>/dev/null || true
-"$RB" worker --data "$DATA" --db "$DB" --lease 2 --poll 0.1 --id fast >"$WORK/worker2.log" 2>&1 &
+"$RB" worker --data "$DATA" --db "$DB" "${BLOBS[@]}" --lease 2 --poll 0.1 --id fast >"$WORK/worker2.log" 2>&1 &
 W2=$!; PIDS+=("$W2")
 wait_state "$SUB" scored "$ALICE"
 api GET "/api/submissions/$SUB" "$ALICE" >"$WORK/sub.json"
 grep -q "stopped heartbeating" "$WORK/sub.json" || fail "requeue not recorded in the submission history"
-N=$($PY -c "import sqlite3;print(sqlite3.connect('$WORK/challenge.db').execute('select count(*) from scores where submission_id=$SUB').fetchone()[0])")
+N=$(sql_count "select count(*) from scores where submission_id=$SUB")
 [ "$N" = 1 ] || fail "submission scored $N times"
 
 # ---- a second team, a pinned baseline, the public leaderboard
 "$RB" submit "$WORK/sub-fair-multicoil_test" --server "$URL" --token "$BOB" --track multicoil_4x --phase test \
   --wait 60 >"$WORK/submit-bob.json" 2>>"$WORK/submit.log" || fail "bob's submission not scored"
 "$RB" challenge baseline "$WORK/sub-fair-multicoil_test" --label zero-filled --track multicoil_4x --phase test \
-  --data "$DATA" --db "$DB" >"$WORK/baseline.json" || fail "baseline not queued"
+  --data "$DATA" --db "$DB" "${BLOBS[@]}" >"$WORK/baseline.json" || fail "baseline not queued"
 BASE=$(jget "['id']" <"$WORK/baseline.json")
 wait_state "$BASE" scored "$ORG"
 curl -sS "$URL/api/leaderboard/test/multicoil_4x" >"$WORK/lb.json"
@@ -148,11 +163,11 @@ curl -sS "$URL/index.html" >"$WORK/index.html"   # (not piped into grep -q: SIGP
 grep -q "Leaderboards" "$WORK/index.html" || fail "web UI not served"
 
 # ---- rescore keeps old rows; close; export works without the server
-"$RB" rescore --data "$DATA" --db "$DB" >"$WORK/rescore.log"; grep -q "0 jobs queued" "$WORK/rescore.log" || fail "rescore"
+"$RB" rescore --data "$DATA" --db "$DB" "${BLOBS[@]}" >"$WORK/rescore.log"; grep -q "0 jobs queued" "$WORK/rescore.log" || fail "rescore"
 api POST /api/admin/phases/test/close "$ORG" >/dev/null
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true   # SIGTERM: clean stop
 grep -q "stopped" "$WORK/serve.log" || fail "server did not stop cleanly on SIGTERM"
-"$RB" export --data "$DATA" --db "$DB" --out "$WORK/export" >/dev/null
+"$RB" export --data "$DATA" --db "$DB" "${BLOBS[@]}" --out "$WORK/export" >/dev/null
 grep -q "Team Alice" "$WORK/export/index.html" || fail "export lacks the leaderboard"
 $PY -c "import json;b=json.load(open('$WORK/export/bundle.json'));assert b['leaderboards'][0]['entries'][0]['team']=='Team Alice'" \
   || fail "export bundle"

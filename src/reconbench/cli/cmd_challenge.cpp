@@ -25,8 +25,10 @@ struct ChallengeCmd final : rb::cli::Command {
         ->check(CLI::IsMember({"status", "add-user", "token", "close", "baseline", "limits"}));
     app.add_option("args", args, "the action's argument (user name, phase, directory)");
     app.add_option("--data", data, "challenge data directory")->required();
-    app.add_option("--db", db, "database: sqlite:PATH (default: DATA/../challenge.db)");
-    app.add_option("--blobs", blobs, "blob store directory (default: next to the database)");
+    app.add_option("--db", db, "database: sqlite:PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB "
+                   "(default: DATA/../challenge.db)");
+    app.add_option("--blobs", blobs, "blob store directory (default: next to a SQLite database; required with "
+                   "PostgreSQL: a directory the server and every worker can read)");
     app.add_option("--role", role, "add-user: organiser, participant or reader")->default_val("participant");
     app.add_option("--password", password, "add-user: password (>= 8 characters) for web login");
     app.add_option("--team", team, "add-user: create this team for the participant");

@@ -100,7 +100,8 @@ const rb::cli::Registrar reg(
      "creates the reader studies (top 3 per track by SSIM). Stop with Ctrl-C.",
      {"reconbench serve --data data/ --port 8080",
       "reconbench serve --data data/ --db sqlite:/srv/rb/challenge.db --workers 2 --admin-token-file admin.token",
-      "reconbench serve --data data/ --port 0 --port-file port.txt --closed-registration"},
+      "reconbench serve --data data/ --port 0 --port-file port.txt --closed-registration",
+      "reconbench serve --data data/ --db postgresql://rb@db-host:5432/challenge --blobs /srv/rb/blobs"},
      72},
     [] { return std::make_unique<ServeCmd>(); });
 

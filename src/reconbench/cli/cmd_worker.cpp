@@ -38,7 +38,8 @@ struct WorkerCmd final : rb::cli::Command {
       }
     });
     std::fprintf(stderr, "reconbench worker %s: polling %s\n", id.c_str(),
-                 service.db.empty() ? rb::challenge::default_db_url(service.data).c_str() : service.db.c_str());
+                 rb::challenge::redact_db_url(service.db.empty() ? rb::challenge::default_db_url(service.data)
+                                                                 : service.db).c_str());
     const int64_t n = svc.work_loop(id, lease, poll, stop, once);
     stop = true;
     watcher.join();
@@ -55,7 +56,9 @@ const rb::cli::Registrar reg(
      "back to the queue. Run several on one database; each needs the data directory with "
      "the ground truth and the blob store.",
      {"reconbench worker --data data/", "reconbench worker --data data/ --db sqlite:/srv/rb/challenge.db --lease 60",
-      "reconbench worker --data data/ --once"},
+      "reconbench worker --data data/ --once",
+      "reconbench worker --data /mnt/challenge/data --db postgresql://rb@db-host:5432/challenge "
+      "--blobs /mnt/challenge/blobs"},
      73},
     [] { return std::make_unique<WorkerCmd>(); });
 

@@ -15,8 +15,10 @@ struct ServiceArgs {
   void declare(CLI::App& app) {
     app.add_option("--data", data, "challenge data directory (manifest.json, inputs, ground_truth/)")
         ->required();
-    app.add_option("--db", db, "database: sqlite:PATH (default: DATA/../challenge.db)");
-    app.add_option("--blobs", blobs, "blob store directory (default: next to the database)");
+    app.add_option("--db", db, "database: sqlite:PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB "
+                   "(default: DATA/../challenge.db)");
+    app.add_option("--blobs", blobs, "blob store directory (default: next to a SQLite database; required with "
+                   "PostgreSQL: a directory the server and every worker can read)");
   }
   rb::challenge::ServiceOptions options() const {
     rb::challenge::ServiceOptions so;

@@ -201,7 +201,10 @@ void Server::routes() {
     std::string reason = res.status == 413 ? "request too large (see the size limits in /api/challenge)"
                          : res.status == 404 ? "not found: " + req.path
                                              : "HTTP " + std::to_string(res.status);
-    res.set_content(json{{"error", reason}}.dump(), "application/json");
+    // The path is client bytes: invalid UTF-8 must not make dump() throw (std::terminate in
+    // httplib's thread, the whole server down).
+    res.set_content(json{{"error", reason}}.dump(-1, ' ', false, json::error_handler_t::replace),
+                    "application/json");
   });
 
   // Wrap a handler: auth, error mapping.
