@@ -25,6 +25,9 @@ namespace {
 constexpr int64_t kMaxCoils = 256;
 constexpr int64_t kMaxElements = int64_t{1} << 31;  // 16 GiB of complex64
 constexpr int64_t kMaxDim = int64_t{1} << 20;
+// String-like values (ismrmrd_header, string attrs): a real ISMRMRD header is a few KB. A
+// tiny file can declare a chunked byte array of 2^40 elements; refuse before allocating.
+constexpr int64_t kMaxStringBytes = int64_t{64} << 20;
 
 std::string with_h5(const std::string& msg) {
   std::string e = h5::last_error();
@@ -193,6 +196,10 @@ std::string read_string_value(hid_t obj, hid_t ftype, hid_t space, bool is_attr,
   if (cls == H5T_STRING) {
     RB_CHECK(npoints == 1, path.string(), ": '", name, "' holds ", npoints,
              " strings, expected one");
+    RB_CHECK(H5Tis_variable_str(ftype) > 0 ||
+                 static_cast<int64_t>(H5Tget_size(ftype)) <= kMaxStringBytes,
+             path.string(), ": '", name, "' is a string of ", H5Tget_size(ftype),
+             " bytes, more than ", kMaxStringBytes);
     h5::Id mt(H5Tcopy(H5T_C_S1));
     H5Tset_cset(mt, H5Tget_cset(ftype));
     if (H5Tis_variable_str(ftype) > 0) {
@@ -214,6 +221,10 @@ std::string read_string_value(hid_t obj, hid_t ftype, hid_t space, bool is_attr,
   }
   if ((cls == H5T_INTEGER && H5Tget_size(ftype) == 1) || cls == H5T_OPAQUE) {
     size_t esize = H5Tget_size(ftype);
+    RB_CHECK(npoints >= 0 && esize > 0 &&
+                 npoints <= kMaxStringBytes / static_cast<int64_t>(esize),
+             path.string(), ": '", name, "' holds ", npoints, " elements of ", esize,
+             " bytes, more than the ", kMaxStringBytes, " bytes a string may have");
     std::string buf(static_cast<size_t>(npoints) * esize, '\0');
     h5::Id mt(H5Tcopy(ftype));
     read(mt, buf.data());
@@ -397,6 +408,7 @@ FastMriFile::FastMriFile(const fs::path& path) : impl_(std::make_unique<Impl>())
 
   if (link_exists(m.file, "mask", path)) {
     DatasetInfo d = open_dataset(m.file, path, "mask");
+    check_dims(path, "mask", d.shape);  // before shape_numel, which must not overflow
     int64_t n = shape_numel(d.shape);
     int64_t non_unit = 0;
     for (int64_t s : d.shape) non_unit += s != 1;

@@ -64,40 +64,48 @@ std::optional<double> xml_number(const std::string& xml, std::initializer_list<c
   }
 }
 
+// An integer field (matrix sizes, limits, channels): nullopt unless it parses as a finite
+// whole number of magnitude <= 2^31 (a header may say "inf" or "1e300"; casting such a
+// double to int64 is undefined behaviour).
+std::optional<int64_t> xml_int(const std::string& xml, std::initializer_list<const char*> path) {
+  auto v = xml_number(xml, path);
+  if (!v || !std::isfinite(*v) || std::fabs(*v) > 2147483648.0 || *v != std::floor(*v))
+    return std::nullopt;
+  return static_cast<int64_t>(*v);
+}
+
 // fastMRI's fields only (mri_data.py _retrieve_metadata) plus the system information.
 std::optional<IsmrmrdInfo> parse_fallback(const std::string& xml) {
   IsmrmrdInfo info;
-  auto ex = xml_number(xml, {"encoding", "encodedSpace", "matrixSize", "x"});
-  auto ey = xml_number(xml, {"encoding", "encodedSpace", "matrixSize", "y"});
-  auto rx = xml_number(xml, {"encoding", "reconSpace", "matrixSize", "x"});
-  auto ry = xml_number(xml, {"encoding", "reconSpace", "matrixSize", "y"});
+  auto ex = xml_int(xml, {"encoding", "encodedSpace", "matrixSize", "x"});
+  auto ey = xml_int(xml, {"encoding", "encodedSpace", "matrixSize", "y"});
+  auto rx = xml_int(xml, {"encoding", "reconSpace", "matrixSize", "x"});
+  auto ry = xml_int(xml, {"encoding", "reconSpace", "matrixSize", "y"});
   if (!ex || !ey || !rx || !ry) return std::nullopt;
-  info.enc_x = static_cast<int64_t>(*ex);
-  info.enc_y = static_cast<int64_t>(*ey);
-  info.enc_z = static_cast<int64_t>(
-      xml_number(xml, {"encoding", "encodedSpace", "matrixSize", "z"}).value_or(1));
-  info.recon_x = static_cast<int64_t>(*rx);
-  info.recon_y = static_cast<int64_t>(*ry);
-  info.recon_z = static_cast<int64_t>(
-      xml_number(xml, {"encoding", "reconSpace", "matrixSize", "z"}).value_or(1));
+  info.enc_x = *ex;
+  info.enc_y = *ey;
+  info.enc_z = xml_int(xml, {"encoding", "encodedSpace", "matrixSize", "z"}).value_or(1);
+  info.recon_x = *rx;
+  info.recon_y = *ry;
+  info.recon_z = xml_int(xml, {"encoding", "reconSpace", "matrixSize", "z"}).value_or(1);
   info.enc_fov_x = xml_number(xml, {"encoding", "encodedSpace", "fieldOfView_mm", "x"}).value_or(0);
   info.enc_fov_y = xml_number(xml, {"encoding", "encodedSpace", "fieldOfView_mm", "y"}).value_or(0);
   info.enc_fov_z = xml_number(xml, {"encoding", "encodedSpace", "fieldOfView_mm", "z"}).value_or(0);
   info.recon_fov_x = xml_number(xml, {"encoding", "reconSpace", "fieldOfView_mm", "x"}).value_or(0);
   info.recon_fov_y = xml_number(xml, {"encoding", "reconSpace", "fieldOfView_mm", "y"}).value_or(0);
   info.recon_fov_z = xml_number(xml, {"encoding", "reconSpace", "fieldOfView_mm", "z"}).value_or(0);
-  auto center = xml_number(xml, {"encoding", "encodingLimits", "kspace_encoding_step_1", "center"});
-  auto maximum = xml_number(xml, {"encoding", "encodingLimits", "kspace_encoding_step_1", "maximum"});
-  auto minimum = xml_number(xml, {"encoding", "encodingLimits", "kspace_encoding_step_1", "minimum"});
-  info.pe_center = static_cast<int64_t>(center.value_or(static_cast<double>(info.enc_y / 2)));
-  info.pe_max = static_cast<int64_t>(maximum.value_or(static_cast<double>(info.enc_y - 1)));
-  info.pe_min = static_cast<int64_t>(minimum.value_or(0));
+  auto center = xml_int(xml, {"encoding", "encodingLimits", "kspace_encoding_step_1", "center"});
+  auto maximum = xml_int(xml, {"encoding", "encodingLimits", "kspace_encoding_step_1", "maximum"});
+  auto minimum = xml_int(xml, {"encoding", "encodingLimits", "kspace_encoding_step_1", "minimum"});
+  info.pe_center = center.value_or(info.enc_y / 2);
+  info.pe_max = maximum.value_or(info.enc_y - 1);
+  info.pe_min = minimum.value_or(0);
   info.vendor = xml_query(xml, {"acquisitionSystemInformation", "systemVendor"}).value_or("");
   info.model = xml_query(xml, {"acquisitionSystemInformation", "systemModel"}).value_or("");
   info.field_strength_t =
       xml_number(xml, {"acquisitionSystemInformation", "systemFieldStrength_T"}).value_or(0);
-  info.receiver_channels = static_cast<int64_t>(
-      xml_number(xml, {"acquisitionSystemInformation", "receiverChannels"}).value_or(0));
+  info.receiver_channels =
+      xml_int(xml, {"acquisitionSystemInformation", "receiverChannels"}).value_or(0);
   info.tr_ms = xml_number(xml, {"sequenceParameters", "TR"}).value_or(0);
   info.te_ms = xml_number(xml, {"sequenceParameters", "TE"}).value_or(0);
   info.ti_ms = xml_number(xml, {"sequenceParameters", "TI"}).value_or(0);
