@@ -269,11 +269,23 @@ EvalRun evaluate_directories(const fs::path& target_dir, const fs::path& predict
     if (v.acceleration) acc[*v.acceleration].push_back(&v);
     if (!v.vendor.empty()) ven[v.vendor].push_back(&v);
   }
-  run.all = summarize_volumes(all, opts.bootstrap);
-  for (const auto& [k, v] : acq) run.by_acquisition.emplace_back(k, summarize_volumes(v, opts.bootstrap));
-  for (const auto& [k, v] : acc)
-    run.by_acceleration.emplace_back(std::to_string(k), summarize_volumes(v, opts.bootstrap));
-  for (const auto& [k, v] : ven) run.by_vendor.emplace_back(k, summarize_volumes(v, opts.bootstrap));
+  // Every group is summarised independently (its own seeded draws), so the groups run in
+  // parallel with the same results.
+  for (const auto& [k, v] : acq) run.by_acquisition.emplace_back(k, GroupSummary{});
+  for (const auto& [k, v] : acc) run.by_acceleration.emplace_back(std::to_string(k), GroupSummary{});
+  for (const auto& [k, v] : ven) run.by_vendor.emplace_back(k, GroupSummary{});
+  std::vector<std::pair<const std::vector<const VolumeResult*>*, GroupSummary*>> groups;
+  groups.emplace_back(&all, &run.all);
+  size_t gi = 0;
+  for (const auto& [k, v] : acq) groups.emplace_back(&v, &run.by_acquisition[gi++].second);
+  gi = 0;
+  for (const auto& [k, v] : acc) groups.emplace_back(&v, &run.by_acceleration[gi++].second);
+  gi = 0;
+  for (const auto& [k, v] : ven) groups.emplace_back(&v, &run.by_vendor[gi++].second);
+  parallel_for(
+      static_cast<int64_t>(groups.size()),
+      [&](int64_t i) { *groups[i].second = summarize_volumes(*groups[i].first, opts.bootstrap); },
+      threads);
   return run;
 }
 
