@@ -205,3 +205,19 @@ TEST_P(DatabaseOn, SchemaKeepsWideIntegersAndPreciseTimes) {
   st.init();  // idempotent on an existing database
   EXPECT_EQ(st.users().size(), 1u);
 }
+
+// A worker must survive a database restart: a session the server ends (here: terminated
+// by itself) fails the statement that notices, and the next statement reconnects.
+TEST_P(DatabaseOn, ReconnectsAfterTheServerEndsTheSession) {
+  if (GetParam() != "postgresql") GTEST_SKIP() << "SQLite has no server session to lose";
+  EXPECT_THROW(db->query("SELECT pg_terminate_backend(pg_backend_pid())"), rb::InternalError);
+  EXPECT_EQ(db->query("SELECT 41 + ?", {int64_t(1)})[0].i(0), 42) << "reconnected";
+  {
+    ch::Transaction tx(*db);
+    EXPECT_THROW(db->query("SELECT pg_terminate_backend(pg_backend_pid())"), rb::InternalError);
+  }  // lost inside a transaction: the caller sees it, the rollback does not throw
+  ch::Transaction tx(*db);
+  db->exec_script("CREATE TABLE after_reconnect(x BIGINT)");
+  tx.commit();
+  EXPECT_EQ(db->query("SELECT COUNT(*) FROM after_reconnect")[0].i(0), 0);
+}
