@@ -6,7 +6,10 @@ JOBS    ?= 2
 CMAKE_FLAGS ?=
 DEMO_OUT ?= demo-out
 
-.PHONY: all deps configure build test demo bench docs asan clean
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+
+.PHONY: all deps configure build test demo bench docs asan fuzz clean
 
 all: build
 
@@ -38,5 +41,13 @@ asan:
 	@cmake --build build-asan -j $(JOBS)
 	cd build-asan && ctest -j $(JOBS) --output-on-failure -L unit
 
+# libFuzzer targets (fuzz/, clang-16 from Debian): build, then run each for FUZZ_SECONDS and
+# print executions and coverage per target; the corpus grows in $(FUZZ_BUILD)/fuzz-corpus.
+fuzz: deps
+	@CC=clang-16 CXX=clang++-16 cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_C_FLAGS_RELEASE=-O1 -DCMAKE_CXX_FLAGS_RELEASE=-O1 -DRECONBENCH_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+	fuzz/run_fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan $(FUZZ_BUILD)
