@@ -3,11 +3,14 @@
 #include <httplib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <mutex>
 #include <sstream>
+#include <unordered_map>
 
 #include "reconbench/challenge/crypto.hpp"
 #include "reconbench/challenge/reader.hpp"
@@ -24,9 +27,51 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 using challenge::Auth;
 
+// Failed authentications (wrong passwords, unknown or revoked tokens) counted per key
+// ("ip:<addr>", "user:<name>") in a fixed window; a key at its limit is refused with 429 and
+// Retry-After until its window ends, before any password hashing or token lookup is done.
+class AuthLimiter {
+ public:
+  // Seconds until `key` may try again (0: allowed).
+  int blocked(const std::string& key, int64_t limit, double window_s) {
+    if (limit <= 0) return 0;
+    std::lock_guard lock(mu_);
+    auto it = m_.find(key);
+    if (it == m_.end()) return 0;
+    const double left = it->second.start + window_s - now();
+    if (left <= 0) {
+      m_.erase(it);
+      return 0;
+    }
+    return it->second.count >= limit ? static_cast<int>(std::ceil(left)) : 0;
+  }
+  void failure(const std::string& key, double window_s) {
+    std::lock_guard lock(mu_);
+    const double t = now();
+    if (m_.size() > 100000)  // bound memory under a spray of addresses/names
+      for (auto it = m_.begin(); it != m_.end();)
+        it = it->second.start + window_s < t ? m_.erase(it) : std::next(it);
+    auto& e = m_[key];
+    if (e.count == 0 || e.start + window_s < t) e = {t, 0};
+    ++e.count;
+  }
+
+ private:
+  static double now() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  }
+  struct Entry {
+    double start = 0;
+    int64_t count = 0;
+  };
+  std::mutex mu_;
+  std::unordered_map<std::string, Entry> m_;
+};
+
 struct Server::Cache {
   std::mutex mu;
   std::map<std::string, std::pair<int64_t, std::string>> leaderboards;  // key -> (version, body)
+  AuthLimiter auth;
 };
 
 #define RB_HANDLER_ARGS                                                              \
@@ -39,9 +84,37 @@ namespace {
 struct HttpError {
   int status;
   std::string reason;
+  int retry_after = 0;  // seconds, sent as Retry-After when > 0
 };
 
 [[noreturn]] void fail(int status, std::string reason) { throw HttpError{status, std::move(reason)}; }
+
+[[noreturn]] void fail_storage(const std::string& what) {
+  throw HttpError{503,
+                  "the server cannot store files right now (" + what +
+                      "); nothing was counted against your quota, retry later",
+                  60};
+}
+
+// "http://host:port" -> "host:port" (empty when not of that form).
+std::string origin_host(const std::string& origin) {
+  for (const char* scheme : {"http://", "https://"}) {
+    const size_t n = std::strlen(scheme);
+    if (origin.compare(0, n, scheme) == 0) return origin.substr(n, origin.find('/', n) - n);
+  }
+  return "";
+}
+
+// Validation reports shown to participants: the scale check compares with the hidden ground
+// truth's maximum (the SSIM/PSNR data range, design §4.4), so its number is not shown.
+json redact_validation(json v) {
+  if (v.is_object() && v.contains("warnings") && v["warnings"].is_array())
+    for (auto& w : v["warnings"])
+      if (w.is_object() && w.value("kind", "") == "scale")
+        w["reason"] = "intensity scale looks wrong: the middle-slice maximum is far from the expected "
+                      "range (reconstructions must be RSS magnitudes on the scale of the input k-space)";
+  return v;
+}
 
 void send_json(httplib::Response& res, const json& j, int status = 200) {
   res.status = status;
@@ -77,7 +150,8 @@ int64_t int_param(const httplib::Request& req, size_t k) {
   }
 }
 
-json submission_json(challenge::Service& svc, const challenge::SubmissionRow& s, bool show_scores) {
+json submission_json(challenge::Service& svc, const challenge::SubmissionRow& s, bool show_scores,
+                     bool organiser) {
   json j = {{"id", s.id},
             {"phase", s.phase},
             {"track", s.track},
@@ -89,7 +163,7 @@ json submission_json(challenge::Service& svc, const challenge::SubmissionRow& s,
             {"created_at", s.created_at},
             {"updated_at", s.updated_at},
             {"files", s.files.size()},
-            {"validation", s.validation}};
+            {"validation", organiser ? s.validation : redact_validation(s.validation)}};
   if (s.state == "failed") {
     j["failure"] = {{"kind", s.failure_kind}, {"reason", s.failure_reason}};
   }
@@ -160,6 +234,20 @@ int Server::bind() {
 }
 
 void Server::run() {
+  // A submission a killed server left between its creation and its validation request
+  // ('uploaded') would otherwise stay there forever: request its validation now (idempotent;
+  // validation costs no quota, queueing re-checks it; leased validation jobs requeue
+  // themselves when their lease expires).
+  for (const auto& s : svc_.store().submissions(0, 1000000))
+    if (s.state == "uploaded") {
+      std::fprintf(stderr, "serve: resuming submission %lld left in state '%s'\n", static_cast<long long>(s.id),
+                   s.state.c_str());
+      try {
+        svc_.submit(s.id);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "serve: submission %lld: %s\n", static_cast<long long>(s.id), e.what());
+      }
+    }
   for (int k = 0; k < opts_.validators; ++k)
     workers_.emplace_back([this, k] {
       const std::string id = "serve-" + std::to_string(::getpid()) + "-validator-" + std::to_string(k);
@@ -207,26 +295,60 @@ void Server::routes() {
                     "application/json");
   });
 
-  // Wrap a handler: auth, error mapping.
+  // Every response: no MIME sniffing, no framing (clickjacking), no referrer leaking paths.
+  S.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) {
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("X-Frame-Options", "DENY");
+    res.set_header("Referrer-Policy", "no-referrer");
+  });
+
+  // Wrap a handler: CSRF/origin check, rate limit, auth, error mapping.
+  //
+  // CSRF: the API authenticates with an Authorization header only (the web UI keeps its token
+  // in localStorage; no cookie is ever read), which a cross-site form or image cannot set.
+  // As a second line, a state-changing request that a browser marks as cross-origin (Origin
+  // not this Host, or Sec-Fetch-Site: cross-site) is refused, which also covers the
+  // token-less /api/register and /api/login. Non-browser clients send neither header.
   enum class Need { none, user, write, organiser, reader };
   using Fn = std::function<void(const httplib::Request&, httplib::Response&, const std::optional<Auth>&)>;
-  auto wrap = [store](Need need, Fn fn) {
-    return [store, need, fn](const httplib::Request& req, httplib::Response& res) {
+  auto wrap = [store, cache, opts](Need need, Fn fn) {
+    return [store, cache, opts, need, fn](const httplib::Request& req, httplib::Response& res) {
       try {
+        if (req.method != "GET" && req.method != "HEAD") {
+          const auto origin = req.get_header_value("Origin");
+          if (!origin.empty() && origin_host(origin) != req.get_header_value("Host"))
+            fail(403, "cross-origin request refused (Origin " + origin + ")");
+          if (req.get_header_value("Sec-Fetch-Site") == "cross-site") fail(403, "cross-site request refused");
+        }
         std::optional<Auth> auth;
         auto h = req.get_header_value("Authorization");
         if (h.rfind("Bearer ", 0) == 0) {
+          const std::string ip_key = "ip:" + req.remote_addr;
+          if (int wait = cache->auth.blocked(ip_key, opts.auth_failures_per_ip, opts.auth_window_s))
+            throw HttpError{429, "too many failed authentications from your address; retry in " +
+                                     std::to_string(wait) + " s", wait};
           auth = store->authenticate(h.substr(7));
-          if (!auth) fail(401, "invalid or revoked token");
+          if (!auth) {
+            cache->auth.failure(ip_key, opts.auth_window_s);
+            fail(401, "invalid or revoked token");
+          }
         }
         if (need != Need::none && !auth) fail(401, "this endpoint needs a token (Authorization: Bearer ...)");
-        if (need == Need::write && !auth->can_write())
+        if ((need == Need::write || (need == Need::reader && req.method != "GET")) && !auth->can_write())
           fail(403, "this token's scope ('" + auth->scope + "') does not allow changes");
         if (need == Need::organiser && !auth->organiser()) fail(403, "organisers only");
         if (need == Need::reader && auth->user.role != "reader") fail(403, "readers only");
         fn(req, res, auth);
       } catch (const HttpError& e) {
+        if (e.retry_after > 0) res.set_header("Retry-After", std::to_string(e.retry_after));
         send_json(res, {{"error", e.reason}}, e.status);
+      } catch (const std::filesystem::filesystem_error& e) {
+        // Disk full, read-only or vanished blob directory: a platform failure, retryable.
+        std::fprintf(stderr, "serve: %s %s: storage: %s\n", req.method.c_str(), req.path.c_str(), e.what());
+        res.set_header("Retry-After", "60");
+        send_json(res, {{"error", "the server cannot store or read files right now; nothing was counted "
+                                  "against your quota, retry later"}},
+                  503);
       } catch (const UserError& e) {
         send_json(res, {{"error", e.what()}}, 400);
       } catch (const std::exception& e) {
@@ -309,8 +431,18 @@ void Server::routes() {
 
   S.Post("/api/login", wrap(Need::none, [=](RB_HANDLER_ARGS) {
            auto b = parse_body(req);
-           auto u = store->login(str_field(b, "username"), str_field(b, "password"));
-           if (!u) fail(401, "wrong username or password");
+           const std::string username = str_field(b, "username");
+           const std::string ip_key = "ip:" + req.remote_addr, user_key = "user:" + username;
+           int wait = std::max(cache->auth.blocked(ip_key, opts.auth_failures_per_ip, opts.auth_window_s),
+                               cache->auth.blocked(user_key, opts.auth_failures_per_user, opts.auth_window_s));
+           if (wait > 0)
+             throw HttpError{429, "too many failed logins; retry in " + std::to_string(wait) + " s", wait};
+           auto u = store->login(username, str_field(b, "password"));
+           if (!u) {
+             cache->auth.failure(ip_key, opts.auth_window_s);
+             cache->auth.failure(user_key, opts.auth_window_s);
+             fail(401, "wrong username or password");
+           }
            send_json(res, {{"user", {{"id", u->id}, {"username", u->username}, {"role", u->role}}},
                            {"token", store->create_token(u->id, "all", "login")}});
          }));
@@ -371,6 +503,7 @@ void Server::routes() {
            auto b = parse_body(req);
            if (!b.contains("size") || !b["size"].is_number_integer()) fail(400, "missing integer field 'size'");
            const int64_t size = b["size"].get<int64_t>();
+           if (size < 0) fail(400, "field 'size' must not be negative");
            const auto l = store->limits();
            if (size > l.max_file_bytes)
              fail(413, "file of " + std::to_string(size) + " bytes exceeds the limit of " +
@@ -416,11 +549,22 @@ void Server::routes() {
             if (fs::exists(part) && static_cast<int64_t>(fs::file_size(part)) != offset)
               fs::resize_file(part, static_cast<uintmax_t>(offset));
             FILE* f = std::fopen(part.c_str(), offset == 0 ? "wb" : "ab");
-            if (!f) fail(500, "cannot store upload");
+            if (!f) {
+              const int err = errno;
+              std::fprintf(stderr, "serve: upload %lld: %s: %s\n", static_cast<long long>(u.id), part.c_str(),
+                           std::strerror(err));
+              fail_storage(std::strerror(err));
+            }
             const bool ok = std::fwrite(req.body.data(), 1, req.body.size(), f) == req.body.size() &&
                             std::fflush(f) == 0 && ::fdatasync(fileno(f)) == 0;
+            const int err = errno;
             std::fclose(f);
-            if (!ok) fail(500, "cannot store upload");
+            if (!ok) {
+              // Nothing past `offset` is acknowledged; the next PUT truncates back to it.
+              std::fprintf(stderr, "serve: upload %lld: %s: %s\n", static_cast<long long>(u.id), part.c_str(),
+                           std::strerror(err));
+              fail_storage(std::strerror(err));
+            }
           }
           store->set_upload_received(u.id, offset + n);
           send_json(res, {{"id", u.id}, {"offset", offset + n}, {"size", u.size}});
@@ -435,6 +579,12 @@ void Server::routes() {
            if (u.received != u.size)
              fail(409, "upload incomplete: " + std::to_string(u.received) + " of " + std::to_string(u.size) + " bytes");
            const fs::path part = svc->blobs().upload_path(u.id);
+           if (!fs::exists(part) && challenge::is_sha256_hex(u.sha256) && svc->blobs().has(u.sha256)) {
+             // A crash after the blob was stored, before the upload row was completed.
+             store->complete_upload(u.id, u.size);
+             send_json(res, {{"id", u.id}, {"sha256", u.sha256}, {"state", "complete"}});
+             return;
+           }
            std::string sha;
            try {
              sha = svc->blobs().adopt(part, u.sha256);
@@ -471,8 +621,9 @@ void Server::routes() {
       if (q.remaining <= 0) fail(429, "submission limit reached for " + track + " in phase " + phase);
     }
     for (const auto& [name, sha] : files) {
-      if (name.empty() || name.size() > 200 || name.find('/') != std::string::npos || name[0] == '.')
-        fail(400, "bad file name '" + name + "'");
+      bool bad = name.empty() || name.size() > 200 || name[0] == '.';
+      for (unsigned char c : name) bad = bad || c < 0x20 || c == 0x7f || c == '/' || c == '\\';
+      if (bad) fail(400, "bad file name " + json(name).dump(-1, ' ', true, json::error_handler_t::replace));
       if (!challenge::is_sha256_hex(sha)) fail(400, "file '" + name + "': bad sha256");
       if (!svc->blobs().has(sha) || !store->blob_owned(sha, a.user.id, team_id))
         fail(400, "file '" + name + "': no completed upload with sha256 " + sha + " by your team");
@@ -527,6 +678,7 @@ void Server::routes() {
            for (size_t k = 1; k < files.size(); ++k)
              if (files[k].first == files[k - 1].first) fail(400, "file '" + files[k].first + "' given twice");
            auto out = create_submission(*a, phase, track, description, baseline, files);
+           if (!a->organiser() && out.contains("validation")) out["validation"] = redact_validation(out["validation"]);
            send_json(res, out, out["state"] == "failed" ? 422 : 202);
          }));
 
@@ -542,13 +694,13 @@ void Server::routes() {
             team_id = t->id;
           }
           for (const auto& s : store->submissions(team_id > 0 ? team_id : 0))
-            arr.push_back(submission_json(*svc, s, scores_visible(s.phase, a)));
+            arr.push_back(submission_json(*svc, s, scores_visible(s.phase, a), a->organiser()));
           send_json(res, arr);
         }));
 
   S.Get(R"(/api/submissions/(\d+))", wrap(Need::user, [=](RB_HANDLER_ARGS) {
           auto s = visible_submission(int_param(req, 1), *a);
-          auto j = submission_json(*svc, s, scores_visible(s.phase, a));
+          auto j = submission_json(*svc, s, scores_visible(s.phase, a), a->organiser());
           j["events"] = store->submission_events(s.id);
           if (a->organiser()) j["identical_to_other_teams"] = store->identical_elsewhere(s.id);
           send_json(res, j);
@@ -577,6 +729,9 @@ void Server::routes() {
           auto s = visible_submission(int_param(req, 1), *a);
           if (!per_case_visible(s.phase, a))
             fail(403, "images of the " + s.phase + " phase are shown after it closes");
+          // Only files that passed validation (shape checked against the manifest before any
+          // read, so a compressed "HDF5 bomb" with a huge declared shape is never read here).
+          if (s.state != "scored") fail(404, "this submission has no scores yet");
           const std::string name = req.matches[2].str();
           const int64_t k = int_param(req, 3);
           std::string sha;

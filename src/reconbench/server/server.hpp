@@ -7,7 +7,8 @@
 //
 // Every error is a JSON object {"error": "<reason>"} with a 4xx status for client mistakes
 // (400 malformed, 401 no/bad token, 403 role/scope, 404 unknown or not yours, 409 conflict,
-// 413 too large, 429 quota) and 500 with a generic reason for server faults (details go to
+// 413 too large, 429 quota or too many failed authentications, with Retry-After), 503 with
+// Retry-After when the blob store cannot be written (disk full, read-only), and 500 with a generic reason for server faults (details go to
 // the server log only, never test data).
 //
 // Endpoints (JSON unless noted):
@@ -60,6 +61,11 @@ struct ServerOptions {
   bool open_registration = true;      // POST /api/register allowed
   int64_t max_chunk_bytes = 64 << 20; // one PUT of a resumable upload
   int64_t max_multipart_bytes = 512 << 20;  // one multipart submission
+  // Failed authentications (bad token or password) before 429 + Retry-After, per client
+  // address and per username, in a fixed window of auth_window_s seconds.
+  int64_t auth_failures_per_ip = 50;
+  int64_t auth_failures_per_user = 10;
+  double auth_window_s = 300;
 };
 
 class Server {
