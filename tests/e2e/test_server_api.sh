@@ -2,7 +2,10 @@
 # The challenge server end to end with real processes on loopback:
 #   validate (local) -> serve -> challenge add-user -> submit (CLI, chunked, resumed after a
 #   server kill -9 mid-upload) -> worker kill -9 mid-job (requeued, scored exactly once) ->
-#   leaderboard -> close -> export (static bundle).
+#   leaderboard -> validation in the background with a sandboxed validator (a crashing,
+#   hanging and memory-hungry file each fail validation cleanly, server alive, quota
+#   unchanged; submit returns before validation ends) -> duplicates refused, not charged ->
+#   final-submission selection changes the challenge leaderboard row -> close -> export.
 # Data: a tiny dataset in the simulator's layout written with h5py (Debian python3).
 # Database: SQLite in the work directory, or RECONBENCH_TEST_DB=postgresql://... (an empty
 # database; test_server_api_pg.sh runs this suite on a throwaway PostgreSQL cluster).
@@ -18,6 +21,9 @@ cleanup() {
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; for f in "$WORK"/*.log; do echo "== $f"; tail -20 "$f"; done >&2; exit 1; }
 export RECONBENCH_PROGRESS=0
+# Fault injection in the sandboxed validator: only files that start with RB_TEST_FAULT=...
+export RECONBENCH_TEST_FAULTS=1
+VLIMITS=(--validate-timeout 12 --validate-memory-mb 2048)
 
 $PY - "$WORK" <<'PYEOF'
 import json, os, sys
@@ -82,7 +88,7 @@ ORG=$(cat "$WORK/org.token"); ALICE=$(cat "$WORK/alice.token"); BOB=$(cat "$WORK
 
 start_server() {  # $1 = workers
   rm -f "$WORK/port"
-  "$RB" serve --data "$DATA" --db "$DB" "${BLOBS[@]}" --port 0 --port-file "$WORK/port" --workers "$1" --lease 2 \
+  "$RB" serve --data "$DATA" --db "$DB" "${BLOBS[@]}" --port 0 --port-file "$WORK/port" --workers "$1" --lease 2 "${VLIMITS[@]}" \
     --max-file-mb 4 >>"$WORK/serve.log" 2>&1 &
   SERVER=$!
   PIDS+=("$SERVER")
@@ -130,13 +136,13 @@ SUB=$($PY -c "import json;print(json.load(open('$WORK/submit.json'))['id'])")
 [ "$(jget "['state']" <"$WORK/submit.json")" = queued ] || fail "submission not queued"
 
 # ---- kill -9 a worker mid-job: the lease expires, another worker scores it exactly once
-RECONBENCH_TEST_SCORE_DELAY=30 "$RB" worker --data "$DATA" --db "$DB" "${BLOBS[@]}" --lease 2 --poll 0.1 --id slow >"$WORK/worker1.log" 2>&1 &
+RECONBENCH_TEST_SCORE_DELAY=30 "$RB" worker --data "$DATA" --db "$DB" "${BLOBS[@]}" --lease 2 --poll 0.1 --id slow "${VLIMITS[@]}" >"$WORK/worker1.log" 2>&1 &
 W1=$!; PIDS+=("$W1")
 wait_state "$SUB" evaluating "$ALICE"
 sleep 2.5   # heartbeats keep the lease while the worker lives
 [ "$(api GET "/api/submissions/$SUB" "$ALICE" | jget "['state']")" = evaluating ] || fail "live worker lost its lease"
 kill -9 "$W1"; wait "$W1" 2>/dev/null || true
-"$RB" worker --data "$DATA" --db "$DB" "${BLOBS[@]}" --lease 2 --poll 0.1 --id fast >"$WORK/worker2.log" 2>&1 &
+"$RB" worker --data "$DATA" --db "$DB" "${BLOBS[@]}" --lease 2 --poll 0.1 --id fast "${VLIMITS[@]}" >"$WORK/worker2.log" 2>&1 &
 W2=$!; PIDS+=("$W2")
 wait_state "$SUB" scored "$ALICE"
 api GET "/api/submissions/$SUB" "$ALICE" >"$WORK/sub.json"
@@ -161,6 +167,66 @@ curl -sS "$URL/api/leaderboard/test/multicoil_4x" >"$WORK/lb.json"
 # The web UI is served.
 curl -sS "$URL/index.html" >"$WORK/index.html"   # (not piped into grep -q: SIGPIPE + pipefail)
 grep -q "Leaderboards" "$WORK/index.html" || fail "web UI not served"
+
+# ---- validation runs after submit returns, in a sandboxed child: a file that crashes, hangs or
+# exhausts the validator fails validation with a reason naming it; the server stays up and
+# no quota is used. (The fault hook is RECONBENCH_TEST_FAULTS=1 + a file starting RB_TEST_FAULT=.)
+QUOTA() { api GET "/api/quota?phase=test&track=multicoil_4x" "$ALICE" | jget "['remaining']"; }
+Q0=$(QUOTA)
+declare -A FAULT_SUB
+for fault in hang segv alloc; do
+  d="$WORK/sub-fault-$fault"; mkdir -p "$d"; cp "$WORK"/sub-fair-multicoil_test/*.h5 "$d/"
+  printf 'RB_TEST_FAULT=%s\n' "$fault" >"$d/file_brain_AXT2_001.h5"
+  args=(); for f in "$d"/*.h5; do args+=(-F "file=@$f;filename=$(basename "$f")"); done
+  curl -sS -o "$WORK/post-$fault.json" -w '%{http_code} %{time_total}\n' -X POST -H "Authorization: Bearer $ALICE" \
+    -F phase=test -F track=multicoil_4x "${args[@]}" "$URL/api/submissions" >"$WORK/post-$fault.status"
+  read -r code secs <"$WORK/post-$fault.status"
+  [ "$code" = 202 ] || fail "fault $fault: POST returned $code: $(cat "$WORK/post-$fault.json")"
+  [ "$(jget "['state']" <"$WORK/post-$fault.json")" = validating ] || fail "fault $fault: not validating at once"
+  $PY -c "import sys; sys.exit(0 if float('$secs') < 5 else 1)" || fail "fault $fault: POST took $secs s (validation not in the background?)"
+  FAULT_SUB[$fault]=$(jget "['id']" <"$WORK/post-$fault.json")
+done
+for fault in hang segv alloc; do
+  id=${FAULT_SUB[$fault]}; deadline=$((SECONDS + 120))
+  while [ $SECONDS -lt $deadline ]; do
+    api GET "/api/submissions/$id" "$ALICE" >"$WORK/fault-$fault.json"
+    [ "$(jget "['state']" <"$WORK/fault-$fault.json")" = failed ] && break
+    sleep 0.2
+  done
+  want=$(case $fault in hang) echo timeout;; segv) echo crash;; alloc) echo memory;; esac)
+  [ "$(jget "['failure']['kind']" <"$WORK/fault-$fault.json")" = validation ] || fail "fault $fault: $(cat "$WORK/fault-$fault.json")"
+  [ "$(jget "['validation']['errors'][0]['kind']" <"$WORK/fault-$fault.json")" = "$want" ] || fail "fault $fault: $(cat "$WORK/fault-$fault.json")"
+  [ "$(jget "['validation']['errors'][0]['file']" <"$WORK/fault-$fault.json")" = file_brain_AXT2_001.h5 ] || fail "fault $fault: file not named"
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/health")" = 200 ] || fail "server down after validator faults"
+[ "$(QUOTA)" = "$Q0" ] || fail "validator faults cost quota ($Q0 -> $(QUOTA))"
+
+# ---- duplicates: the same files as a live submission of the team are refused, not charged
+args=(); for f in "$WORK"/sub-good-multicoil_test/*.h5; do args+=(-F "file=@$f;filename=$(basename "$f")"); done
+CODE=$(curl -sS -o "$WORK/dup.json" -w '%{http_code}' -X POST -H "Authorization: Bearer $ALICE" \
+  -F phase=test -F track=multicoil_4x "${args[@]}" "$URL/api/submissions")
+[ "$CODE" = 409 ] || fail "duplicate submission: HTTP $CODE $(cat "$WORK/dup.json")"
+grep -q "submission $SUB" "$WORK/dup.json" || fail "duplicate not reported against submission $SUB: $(cat "$WORK/dup.json")"
+[ "$(QUOTA)" = "$Q0" ] || fail "a duplicate cost quota"
+
+# ---- final selection (challenge phase): the team's row is its choice, else its latest
+for team in good fair; do
+  "$RB" submit "$WORK/sub-$team-multicoil_challenge" --server "$URL" --token "$ALICE" --track multicoil_4x \
+    --phase challenge --wait 120 >"$WORK/ch-$team.json" 2>>"$WORK/submit.log" || fail "challenge submission ($team) not scored"
+done
+first_id() { $PY -c "import json,sys;print(json.JSONDecoder().raw_decode(open(sys.argv[1]).read())[0]['id'])" "$1"; }
+CH_GOOD=$(first_id "$WORK/ch-good.json"); CH_FAIR=$(first_id "$WORK/ch-fair.json")
+lb_sub() {  # the submission of Team Alice's row on the challenge leaderboard (organiser view)
+  api GET /api/leaderboard/challenge/multicoil_4x "$ORG" >"$WORK/lb-challenge.json"
+  $PY -c "import json,sys; d=json.load(open(sys.argv[1])); print([e['submission'] for e in d['entries'] if e['team']=='Team Alice'])" "$WORK/lb-challenge.json"
+}
+[ "$(lb_sub)" = "[$CH_FAIR]" ] || fail "challenge row is not the latest scored submission: $(lb_sub)"
+CODE=$(curl -s -o "$WORK/final.json" -w '%{http_code}' -X PUT --data "" -H "Authorization: Bearer $BOB" "$URL/api/submissions/$CH_GOOD/final")
+[ "$CODE" = 404 ] || fail "another team selected Alice's final submission: HTTP $CODE"
+CODE=$(curl -s -o "$WORK/final.json" -w '%{http_code}' -X PUT --data "" -H "Authorization: Bearer $ALICE" "$URL/api/submissions/$CH_GOOD/final")
+[ "$CODE" = 200 ] || fail "final selection: HTTP $CODE $(cat "$WORK/final.json")"
+[ "$(lb_sub)" = "[$CH_GOOD]" ] || fail "final selection did not change the leaderboard row: $(lb_sub)"
+[ "$(api GET "/api/submissions/$CH_GOOD" "$ALICE" | jget "['final_selected']")" = True ] || fail "final flag"
 
 # ---- rescore keeps old rows; close; export works without the server
 "$RB" rescore --data "$DATA" --db "$DB" "${BLOBS[@]}" >"$WORK/rescore.log"; grep -q "0 jobs queued" "$WORK/rescore.log" || fail "rescore"

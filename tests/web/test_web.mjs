@@ -2,7 +2,8 @@
 //   1. log in, submit through the submit page (chunked upload + sha256 in the browser), see
 //      the leaderboard update;
 //   2. the organiser's drill-down viewer shows the GT | recon | residual x5 | SSIM figure;
-//   3. a reader completes a reader-study case with the keyboard only, and resumes.
+//   3. a finalist marks its final submission on the submission page; a reader completes a
+//      reader-study case with the keyboard only, and resumes.
 // Screenshots go to $RB_WEB_ARTIFACTS. Usage: node test_web.mjs (env: RECONBENCH, RB_WEB_*).
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -51,7 +52,8 @@ async function finalist(name, dir) {
     fd.append("file", new Blob([fs.readFileSync(path.join(dir, f))]), f);
   const r = await api("POST", "/api/submissions", tok, fd);
   assert.equal(r.status, 202, JSON.stringify(r.json));
-  return r.json.id;
+  assert.equal(r.json.state, "validating", "validation runs after the request returns");
+  return { id: r.json.id, tok };
 }
 
 const browser = await chromium.launch({
@@ -109,9 +111,12 @@ try {
   });
 
   await step("complete a reader-study case with the keyboard, then resume", async () => {
-    const ids = [];
-    for (const [name, team] of [["f1", "good"], ["f2", "fair"], ["f3", "poor"]])
-      ids.push(await finalist(name, path.join(work, `sub-${team}-multicoil_challenge`)));
+    const ids = [], toks = [];
+    for (const [name, team] of [["f1", "good"], ["f2", "fair"], ["f3", "poor"]]) {
+      const f = await finalist(name, path.join(work, `sub-${team}-multicoil_challenge`));
+      ids.push(f.id);
+      toks.push(f.tok);
+    }
     for (const id of ids)
       for (let i = 0; i < 300; i++) {
         const s = (await api("GET", `/api/submissions/${id}`, orgToken)).json;
@@ -119,6 +124,15 @@ try {
         assert.notEqual(s.state, "failed");
         await sleep(100);
       }
+    // A finalist selects its final submission with the button on the submission page.
+    const fp = await browser.newPage();
+    await fp.addInitScript((t) => localStorage.setItem("rb_token", t), toks[0]);
+    await fp.goto(`${url}/submission.html?id=${ids[0]}`);
+    await fp.waitForFunction(() => /latest scored/.test(document.querySelector("#final-state").textContent));
+    await fp.click("#final-btn");
+    await fp.waitForFunction(() => /selected final/.test(document.querySelector("#final-state").textContent));
+    assert.equal((await api("GET", `/api/submissions/${ids[0]}`, toks[0])).json.final_selected, true);
+    await fp.close();
     const closed = await api("POST", "/api/admin/phases/challenge/close", orgToken);
     assert.equal(closed.json.studies.length, 1, JSON.stringify(closed.json));
     const study = closed.json.studies[0].id;

@@ -235,7 +235,8 @@ class Store {
   // The score of a submission for spec_hash, else its newest score.
   std::optional<ScoreRow> score(int64_t submission_id, const std::string& spec_hash);
   int64_t count_scores(int64_t submission_id);
-  int64_t score_version();  // changes whenever a score row is added or a phase closes
+  int64_t score_version();  // changes when a score row is added, a phase closes or a team
+                            // selects its final submission
 
   // Leaderboard of a phase and track: best-SSIM submission per team, ranked; baselines
   // pinned (unranked). Visibility rules are applied by the caller.

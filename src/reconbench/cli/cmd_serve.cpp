@@ -16,16 +16,21 @@ namespace {
 struct ServeCmd final : rb::cli::Command {
   rb::cli::ServiceArgs service;
   std::string web, host = "127.0.0.1", admin_token_file, port_file;
-  int port = 8080, workers = 1, http_threads = 32;
+  int port = 8080, workers = 1, validators = 1, http_threads = 32;
   double lease = 30;
   bool closed_registration = false;
   int64_t per_day = -1, total = -1, attempts = -1;
   double max_file_mb = -1;
   void declare(CLI::App& app) override {
     service.declare(app);
+    service.declare_validator(app);
     app.add_option("--port", port, "TCP port; 0 = any free port (see --port-file)")->default_val(8080);
     app.add_option("--host", host, "address to listen on")->default_val("127.0.0.1");
     app.add_option("--workers", workers, "in-process evaluation workers (0 = only external `reconbench worker`)")
+        ->default_val(1);
+    app.add_option("--validators", validators,
+                   "validation threads: each validates one submission at a time in a sandboxed "
+                   "child process (submit returns before validation; 0 = only `reconbench worker`)")
         ->default_val(1);
     app.add_option("--http-threads", http_threads, "HTTP request threads (each keep-alive connection holds one)")
         ->default_val(32);
@@ -60,6 +65,7 @@ struct ServeCmd final : rb::cli::Command {
     opts.host = host;
     opts.port = port;
     opts.workers = workers;
+    opts.validators = validators;
     opts.http_threads = http_threads;
     opts.lease_s = lease;
     opts.web_dir = web;

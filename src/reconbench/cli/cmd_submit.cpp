@@ -23,7 +23,7 @@ using nlohmann::json;
 
 struct SubmitCmd final : rb::cli::Command {
   std::string dir, server, token, track, phase = "test", description, data, state_file;
-  double chunk_mb = 8, wait_s = 0;
+  double chunk_mb = 8, wait_s = 0, validate_wait_s = 900;
   void declare(CLI::App& app) override {
     app.add_option("dir", dir, "directory of reconstruction files")->required();
     app.add_option("--server", server, "server URL, e.g. http://127.0.0.1:8080")->required();
@@ -35,6 +35,9 @@ struct SubmitCmd final : rb::cli::Command {
     app.add_option("--chunk-mb", chunk_mb, "upload chunk size in MiB")->default_val(8);
     app.add_option("--state", state_file,
                    "resume state file (default DIR/.reconbench-upload.json)");
+    app.add_option("--validate-wait", validate_wait_s,
+                   "seconds to wait for the server's validation (it runs after the upload)")
+        ->default_val(900);
     app.add_option("--wait", wait_s, "wait up to this many seconds for the score (0 = don't wait)")
         ->default_val(0);
   }
@@ -151,20 +154,56 @@ struct SubmitCmd final : rb::cli::Command {
       throw rb::UserError("creating the submission: HTTP " + std::to_string(r->status) + ": " +
                           sub.value("error", std::string("?")));
     fs::remove(state_file);
-    std::cout << sub.dump(2) << "\n";
-    if (sub.value("state", "") != "queued") return 1;
+    // The server answers at once ("validating") and validates in the background: poll until
+    // the submission leaves validation (queued, or failed with the validator's report).
     const int64_t id = sub["id"].get<int64_t>();
     const auto t0 = std::chrono::steady_clock::now();
-    while (wait_s > 0 &&
-           std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < wait_s) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto elapsed = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
+    auto fetch = [&]() -> json {
       auto s = cli.Get("/api/submissions/" + std::to_string(id));
-      if (!s || s->status != 200) continue;
-      auto j = json::parse(s->body);
-      const std::string st = j.value("state", "");
-      if (st == "scored" || st == "failed") {
+      if (!s || s->status != 200) return json();
+      try {
+        return json::parse(s->body);
+      } catch (...) {
+        return json();
+      }
+    };
+    std::string st = sub.value("state", "");
+    bool said = false;
+    while ((st == "validating" || st == "uploaded") && elapsed() < validate_wait_s) {
+      if (!said) std::fprintf(stderr, "  submission %lld: validating on the server...\n", static_cast<long long>(id));
+      said = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      auto j = fetch();
+      if (j.is_object() && j.contains("state")) {
+        sub = j;
+        st = j["state"].get<std::string>();
+      }
+    }
+    if (auto q = cli.Get("/api/quota?phase=" + phase + "&track=" + track); q && q->status == 200) {
+      try {
+        sub["quota"] = json::parse(q->body);
+      } catch (...) {
+      }
+    }
+    std::cout << sub.dump(2) << "\n";
+    if (st == "validating" || st == "uploaded") {
+      std::fprintf(stderr, "submission %lld is still being validated after %.0f s; follow it with "
+                   "GET /api/submissions/%lld\n", static_cast<long long>(id), validate_wait_s,
+                   static_cast<long long>(id));
+      return 1;
+    }
+    if (st == "failed") return 1;
+    while (wait_s > 0 && elapsed() < wait_s) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      auto j = fetch();
+      if (!j.is_object()) continue;
+      const std::string now = j.value("state", "");
+      if (now == "scored" || now == "failed") {
         std::cout << j.dump(2) << "\n";
-        return st == "scored" ? 0 : 1;
+        return now == "scored" ? 0 : 1;
       }
     }
     return 0;
@@ -175,9 +214,12 @@ const rb::cli::Registrar reg(
     {"submit", "upload a submission to a challenge server (resumable, sha256-verified)",
      "Uploads every .h5 file of DIR in chunks (PUT with offsets; an interrupted upload resumes "
      "from the server's offset when run again), has the server verify each file's sha256, "
-     "then creates the submission, which the server validates before it counts against the "
-     "team's quota. With --data it first runs the same validator locally. Prints the "
-     "submission (state, queue position, remaining quota); --wait polls until it is scored.",
+     "then creates the submission, which the server validates in the background before it "
+     "counts against the team's quota; submit polls until validation is done. The same files "
+     "as a live submission of the team are refused as a duplicate (not charged). With --data "
+     "it first runs the same validator locally. Prints the submission (state, validation "
+     "report, queue position, remaining quota); exit status 1 if it failed. --wait polls until "
+     "it is scored.",
      {"reconbench submit recon-4x/ --server http://127.0.0.1:8080 --token $TOKEN --track multicoil_4x",
       "reconbench submit recon-ch/ --server https://challenge.example.org --track transfer_4x --phase challenge --data data/ --wait 600"},
      71},

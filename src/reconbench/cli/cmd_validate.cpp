@@ -1,6 +1,10 @@
-// `reconbench validate`: the server's submission validator, run locally before uploading.
+// `reconbench validate`: the server's submission validator, run locally before uploading;
+// `reconbench validate-child`: the same validator as the server's sandboxed child process.
+#include <cstdio>
+#include <cstdlib>
 #include <iostream>
 
+#include "reconbench/challenge/sandbox.hpp"
 #include "reconbench/challenge/validate.hpp"
 #include "reconbench/cli/command.hpp"
 
@@ -44,5 +48,29 @@ const rb::cli::Registrar reg(
       "reconbench validate recon-test/ --track multicoil_8x --phase test --data data/ --json"},
      70},
     [] { return std::make_unique<ValidateCmd>(); });
+
+struct ValidateChildCmd final : rb::cli::Command {
+  void declare(CLI::App&) override {}
+  int run() override {
+    if (!std::getenv(rb::challenge::kValidatorChildEnv)) {
+      std::fprintf(stderr, "reconbench validate-child: internal command, started by the challenge "
+                           "server in a sandbox; use `reconbench validate` instead\n");
+      return 2;
+    }
+    return rb::challenge::validator_child_main(std::cin, stdout);
+  }
+};
+
+const rb::cli::Registrar reg_child(
+    {"validate-child", "internal: the challenge server's sandboxed validator process",
+     "Started by `serve`, `worker` and `challenge baseline` (never by hand) in a child process "
+     "with limits on address space, CPU time and file size and a wall-clock deadline: reads a "
+     "validation request (JSON: data, phase, track, files) on stdin, prints one line per file "
+     "it opens and the validation report on stdout. The parent reads only that pipe, so a "
+     "crafted file that crashes, hangs or exhausts the parser fails its validation instead of "
+     "harming the server.",
+     {},
+     70},
+    [] { return std::make_unique<ValidateChildCmd>(); });
 
 }  // namespace

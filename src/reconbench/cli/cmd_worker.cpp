@@ -17,6 +17,7 @@ struct WorkerCmd final : rb::cli::Command {
   bool once = false;
   void declare(CLI::App& app) override {
     service.declare(app);
+    service.declare_validator(app);
     app.add_option("--lease", lease, "job lease in seconds; heartbeats every lease/3")->default_val(30);
     app.add_option("--poll", poll, "seconds between queue polls when idle")->default_val(1);
     app.add_option("--id", id, "worker name in the queue (default: worker-<host>-<pid>)");
@@ -49,8 +50,9 @@ struct WorkerCmd final : rb::cli::Command {
 };
 
 const rb::cli::Registrar reg(
-    {"worker", "evaluate queued submissions (leases + heartbeats)",
-     "Claims evaluation jobs from the challenge database with a lease, heartbeats every "
+    {"worker", "validate and evaluate queued submissions (leases + heartbeats)",
+     "Claims validation jobs (each run in a sandboxed child process with memory, CPU and "
+     "wall-clock limits) and evaluation jobs from the challenge database with a lease, heartbeats every "
      "lease/3 while scoring, and stores the score only while it still holds the lease, so "
      "each job is scored exactly once. A worker that dies loses its lease and the job goes "
      "back to the queue. Run several on one database; each needs the data directory with "
