@@ -39,8 +39,9 @@ void read_attrs(hid_t f, const fs::path& path, EvalInput& in) {
     double v = 0;
     RB_CHECK(H5Aread(a, H5T_NATIVE_DOUBLE, &v) >= 0,
              with_h5(path.string() + ": cannot read attrs['acceleration']"));
-    RB_CHECK(std::isfinite(v) && v == std::floor(v) && v > 0, path.string(),
-             ": attrs['acceleration'] = ", v, " is not a positive integer");
+    // Bounded before the cast: a double beyond int64 (1e300) converts with undefined behaviour.
+    RB_CHECK(std::isfinite(v) && v == std::floor(v) && v > 0 && v <= 1e6, path.string(),
+             ": attrs['acceleration'] = ", v, " is not a positive integer (at most 10^6)");
     in.acceleration = static_cast<int64_t>(v);
   }
   if (link_exists(f, "ismrmrd_header")) {
