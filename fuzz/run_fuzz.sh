@@ -61,6 +61,7 @@ for t in "${TARGETS[@]}"; do
   start=$(date +%s)
   "$exe" "${args[@]}" "$CORPUS/$t" "$CORPUS/seeds/$t" >"$log" 2>&1
   rc=$?
+  status_before=$status
   took=$(( $(date +%s) - start ))
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
   last=$(grep -E '^#[0-9]+' "$log" | tail -1)
@@ -72,10 +73,19 @@ for t in "${TARGETS[@]}"; do
   if [ $rc -ne 0 ] || [ "$after" -gt "$before" ]; then
     result=FAILED
     status=1
+    # A hang inside Debian's libhdf5 1.10.8 itself (the interrupted frame is in libhdf5, e.g.
+    # H5HG_read looping over a corrupt global heap): not fixable in reconbench, recorded
+    # (README "Fuzzing") and reported as KNOWN instead of failing the run.
+    if grep -q 'ERROR: libFuzzer: timeout' "$log" &&
+       grep -A8 'AlarmCallback' "$log" | grep -vE 'libc\.so|AlarmCallback|print_stack|PrintStackTrace' |
+         grep -m1 -E '^ +#[0-9]+ ' | grep -q 'libhdf5'; then
+      result="KNOWN (libhdf5 hang)"
+      status=$status_before
+    fi
   fi
   printf '%-12s %8s %10s %9s %7s %7s %7s  %s\n' "$t" "$took" "${execs:-?}" \
     "$(( ${execs:-0} / (took > 0 ? took : 1) ))" "${cov:-?}" "${ft:-?}" "$size" "$result"
-  if [ "$result" = FAILED ]; then
+  if [ "$result" != ok ]; then
     echo "---- $t failed (exit $rc); log: $log"
     grep -E 'ERROR: |SUMMARY: |==== fuzz_server_http|uncaught|deadly signal' "$log" | head -5
     for a in $(ls -t "$ART" | grep -E "^$t-(crash|leak|timeout|oom)-" | head -3); do
