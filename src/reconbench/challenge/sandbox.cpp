@@ -122,7 +122,7 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::str
     if (::getppid() != parent) _exit(125);
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
     unshare(CLONE_NEWUSER | CLONE_NEWNET);  // no network where allowed; ignored otherwise
-    if (limits.memory_bytes > 0)
+    if (limits.memory_bytes > 0 && !kSandboxSanitized)
       set_limit(RLIMIT_AS, static_cast<rlim_t>(limits.memory_bytes), static_cast<rlim_t>(limits.memory_bytes));
     set_limit(RLIMIT_CPU, cpu, cpu + 1);
     set_limit(RLIMIT_FSIZE, static_cast<rlim_t>(limits.file_bytes), static_cast<rlim_t>(limits.file_bytes));

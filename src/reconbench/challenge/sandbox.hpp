@@ -67,6 +67,20 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::str
 // static initialiser) sees it runs validator_child_main instead of its usual work.
 inline constexpr const char* kValidatorChildEnv = "RECONBENCH_VALIDATOR_CHILD";
 
+// Sanitizer builds (ASan/TSan) map terabytes of shadow address space: there RLIMIT_AS is
+// not applied (SandboxLimits::memory_bytes is ignored); every other limit still is.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+inline constexpr bool kSandboxSanitized = true;
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+inline constexpr bool kSandboxSanitized = true;
+#else
+inline constexpr bool kSandboxSanitized = false;
+#endif
+#else
+inline constexpr bool kSandboxSanitized = false;
+#endif
+
 // The child side of the protocol above. Returns the process exit status.
 int validator_child_main(std::istream& in, std::FILE* out);
 

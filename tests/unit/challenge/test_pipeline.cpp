@@ -123,6 +123,11 @@ TEST_F(Pipeline, ValidatorCrashHangAndMemoryBlowUpFailValidationWithoutQuota) {
   };
   for (const Case c : {Case{"segv", "crash"}, Case{"hang", "timeout"}, Case{"alloc", "memory"}}) {
     SCOPED_TRACE(c.fault);
+    if (ch::kSandboxSanitized && std::string(c.fault) == "alloc") {
+      // No address-space limit under ASan/TSan (sandbox.hpp): 10 GB would really be taken.
+      std::printf("NOTE: the 10 GB allocation case is not run in a sanitizer build\n");
+      continue;
+    }
     const auto t0 = std::chrono::steady_clock::now();
     const int64_t id = create(team.id, u.id, crafted(std::string("fault-") + c.fault,
                                                      std::string("RB_TEST_FAULT=") + c.fault + "\n"));
