@@ -150,12 +150,16 @@ for r in $(seq 0 $((3 * ROUNDS - 1))); do
   submit b "$WORK/sub-b$r" "$WORK/submit-b$r.log" || fail "submit b$r"
 done
 for k in $(seq 1 $((2 * ROUNDS))); do
+  [ "$(sql "SELECT COUNT(*) FROM submissions WHERE state IN ('uploaded','validating','queued','evaluating')")" = 0 ] && break
   start_worker "b$k" RECONBENCH_TEST_SCORE_DELAY="0.$((RANDOM % 4))"
-  delay=$((200 + RANDOM % 1500))
+  # Kill once it holds a job (a process linking LibTorch can take seconds to start), at a
+  # random moment of its scoring (0-0.3 s of injected delay + the scoring) or commit.
+  for _ in $(seq 600); do [ "$(sql "SELECT COUNT(*) FROM jobs WHERE worker='b$k'")" != 0 ] && break; sleep 0.05; done
+  delay=$((RANDOM % 500))
   ms_sleep "$delay"
   kill -9 "$WPID"; wait "$WPID" 2>/dev/null || true
   FAULTS=$((FAULTS + 1))
-  echo "B$k: worker killed after $delay ms ($(sql "SELECT COUNT(*) FROM scores") score rows so far)"
+  echo "B$k: worker killed $delay ms after its first claim ($(sql "SELECT COUNT(*) FROM scores") score rows so far)"
 done
 
 # ---- C. a hung worker: lease expires, another scores the job once, the late result is dropped
