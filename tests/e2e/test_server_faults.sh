@@ -197,8 +197,8 @@ echo "C: hung worker's job rescored once, its late result discarded"
 # ---- D. disk full / read-only blob store under the live server
 quota_used() { api GET "/api/quota?phase=test&track=multicoil_4x" "$(cat "$WORK/d.token")" \
   | $PY -c "import json,sys; print(json.load(sys.stdin)['used_total'])"; }
-Q0=$(quota_used)
 for mode in ENOSPC EROFS; do
+  Q0=$(quota_used)   # per mode: the previous mode's recovery submission counts once validated
   k=$([ $mode = ENOSPC ] && echo 0 || echo 1)
   F="$WORK/sub-d$k/file_brain_AXT2_001.h5"
   SIZE=$(stat -c %s "$F"); SHA=$(sha256sum "$F" | cut -d' ' -f1)

@@ -161,8 +161,10 @@ struct SubmitCmd final : rb::cli::Command {
     auto elapsed = [&] {
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
+    double last_contact = 0;  // elapsed() of the last answer from the server
     auto fetch = [&]() -> json {
       auto s = cli.Get("/api/submissions/" + std::to_string(id));
+      if (s) last_contact = elapsed();
       if (!s || s->status != 200) return json();
       try {
         return json::parse(s->body);
@@ -172,7 +174,12 @@ struct SubmitCmd final : rb::cli::Command {
     };
     std::string st = sub.value("state", "");
     bool said = false;
+    bool lost = false;
     while ((st == "validating" || st == "uploaded") && elapsed() < validate_wait_s) {
+      if (elapsed() - last_contact > 15) {  // the server is gone (restarted elsewhere?)
+        lost = true;
+        break;
+      }
       if (!said) std::fprintf(stderr, "  submission %lld: validating on the server...\n", static_cast<long long>(id));
       said = true;
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
@@ -190,8 +197,9 @@ struct SubmitCmd final : rb::cli::Command {
     }
     std::cout << sub.dump(2) << "\n";
     if (st == "validating" || st == "uploaded") {
-      std::fprintf(stderr, "submission %lld is still being validated after %.0f s; follow it with "
-                   "GET /api/submissions/%lld\n", static_cast<long long>(id), validate_wait_s,
+      std::fprintf(stderr, "submission %lld: %s; it is validated on the server regardless: "
+                   "follow it with GET /api/submissions/%lld\n", static_cast<long long>(id),
+                   lost ? "no answer from the server for 15 s" : "still being validated",
                    static_cast<long long>(id));
       return 1;
     }
