@@ -400,8 +400,11 @@ TEST_F(SecurityTest, ConcurrentClientsAndWorkers) {
 }
 
 // Last: it locks 127.0.0.1 out for the rest of the window.
+// Self-contained: ctest runs each case in its own process, so nothing here may rely on users
+// or failures made by other cases.
 TEST_F(SecurityTest, ZZ_FailedAuthenticationIsRateLimited) {
   const std::string tok = register_user("victim", "Team Victim");
+  register_user("bystander", "Team Bystander");
   // Per account: 3 wrong passwords, then 429 even for the right one (until the window ends).
   for (int i = 0; i < 3; ++i) {
     auto r = client().Post("/api/login", R"({"username":"victim","password":"guess"})", "application/json");
@@ -415,7 +418,8 @@ TEST_F(SecurityTest, ZZ_FailedAuthenticationIsRateLimited) {
   EXPECT_GT(retry, 0);
   EXPECT_LE(retry, 120);
   // Another account from the same address still logs in (under the per-address limit).
-  r = client().Post("/api/login", R"({"username":"pat","password":"pw-pat-secret"})", "application/json");
+  r = client().Post("/api/login", R"({"username":"bystander","password":"pw-bystander-secret"})",
+                    "application/json");
   ASSERT_TRUE(r);
   EXPECT_EQ(r->status, 200) << r->body;
   // Per address: guessed tokens, then 429 for every token from this address, valid or not.
