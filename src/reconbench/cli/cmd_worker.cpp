@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <thread>
 
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/cli/command.hpp"

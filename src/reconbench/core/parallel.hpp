@@ -6,12 +6,7 @@
 #pragma once
 
 #include <algorithm>
-#include <atomic>
 #include <cstdint>
-#include <exception>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 namespace rb {
 
@@ -28,6 +23,17 @@ bool interrupted();
 void check_interrupted();
 void request_interrupt_for_testing(bool v);
 
+namespace detail {
+using RangeFn = void (*)(void* ctx, int64_t i0, int64_t i1);
+// Runs fn(ctx, i0, i1) over chunks covering [0, n) on `threads` threads: the caller plus
+// workers of a persistent pool (created on first use, grown on demand), so that iterative
+// solvers calling many short parallel regions do not pay a thread start per region. A call
+// made while the pool is busy (nested parallel_for inside a work item, or parallel_for from
+// two threads at once) runs on freshly started threads instead, as before the pool existed.
+// The first exception thrown by a work item is rethrown after all threads have stopped.
+void parallel_run(int64_t n, int threads, RangeFn fn, void* ctx);
+}  // namespace detail
+
 template <class F>
 void parallel_for(int64_t n, F&& f, int threads = 0) {
   if (threads <= 0) threads = num_threads();
@@ -36,28 +42,13 @@ void parallel_for(int64_t n, F&& f, int threads = 0) {
     for (int64_t i = 0; i < n; ++i) f(i);
     return;
   }
-  std::atomic<int64_t> next{0};
-  std::exception_ptr error;
-  std::mutex error_mutex;
-  auto worker = [&] {
-    for (;;) {
-      int64_t i = next.fetch_add(1);
-      if (i >= n) return;
-      try {
-        f(i);
-      } catch (...) {
-        std::lock_guard lock(error_mutex);
-        if (!error) error = std::current_exception();
-        next.store(n);
-        return;
-      }
-    }
+  auto body = [&f](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) f(i);
   };
-  std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
-  worker();
-  for (auto& t : pool) t.join();
-  if (error) std::rethrow_exception(error);
+  detail::parallel_run(
+      n, threads,
+      [](void* ctx, int64_t i0, int64_t i1) { (*static_cast<decltype(body)*>(ctx))(i0, i1); },
+      &body);
 }
 
 }  // namespace rb

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
+#include <vector>
 
 #include "reconbench/core/array.hpp"
 #include "reconbench/core/fs.hpp"
@@ -36,6 +39,35 @@ TEST(Parallel, DeterministicAndPropagatesErrors) {
   for (int i = 0; i < 1000; ++i) EXPECT_EQ(out[i], i * i % 97);
   EXPECT_THROW(parallel_for(10, [](int64_t i) { if (i == 5) throw UserError("x"); }, 3),
                UserError);
+}
+
+// The pool behind parallel_for: every index runs exactly once, in many back-to-back short
+// regions (as an iterative solver calls it), when nested inside a work item (the inner call
+// cannot use the busy pool and starts its own threads), from two threads at once, and after
+// a region that threw (the pool must be usable again).
+TEST(Parallel, PoolRunsEveryIndexOnceNestedConcurrentAndAfterErrors) {
+  for (int round = 0; round < 2000; ++round) {
+    std::vector<std::atomic<int>> hits(37 + round % 50);
+    parallel_for(static_cast<int64_t>(hits.size()), [&](int64_t i) { hits[i].fetch_add(1); }, 2 + round % 3);
+    for (auto& h : hits) ASSERT_EQ(h.load(), 1) << "round " << round;
+  }
+  std::vector<std::atomic<int>> grid(64 * 64);
+  parallel_for(64, [&](int64_t i) {
+    parallel_for(64, [&](int64_t j) { grid[i * 64 + j].fetch_add(1); }, 2);
+  }, 3);
+  for (auto& h : grid) ASSERT_EQ(h.load(), 1);
+  std::vector<std::atomic<int>> a(5000), b(5000);
+  std::thread other([&] {
+    for (int r = 0; r < 50; ++r) parallel_for(5000, [&](int64_t i) { a[i].fetch_add(1); }, 2);
+  });
+  for (int r = 0; r < 50; ++r) parallel_for(5000, [&](int64_t i) { b[i].fetch_add(1); }, 2);
+  other.join();
+  for (int i = 0; i < 5000; ++i) ASSERT_TRUE(a[i].load() == 50 && b[i].load() == 50) << i;
+  for (int r = 0; r < 20; ++r)
+    EXPECT_THROW(parallel_for(100, [](int64_t i) { if (i == 77) throw UserError("x"); }, 2), UserError);
+  std::vector<int> out(1000);
+  parallel_for(1000, [&](int64_t i) { out[i] = int(i); }, 2);
+  for (int i = 0; i < 1000; ++i) ASSERT_EQ(out[i], i);
 }
 
 TEST(Fs, AtomicOutputRemovesUncommitted) {
