@@ -189,7 +189,6 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcf> es(g);
     const int64_t r = rows;
     sv.resize(r);
-    V.resize(cols, r);
     for (int64_t t = 0; t < r; ++t) {
       const double mu = es.eigenvalues()(r - 1 - t);
       sv[t] = mu > 0 ? std::sqrt(mu) : 0.0;
@@ -200,8 +199,18 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
     int64_t kept = 0;
     for (int64_t t = 0; t < r; ++t)
       if (sv[t] / sv[0] > std::sqrt(double(opt.threshold))) ++kept;
-    V = A.adjoint() * es.eigenvectors().rightCols(kept).rowwise().reverse().cast<cdouble>();
-    for (int64_t t = 0; t < kept; ++t) V.col(t) /= sv[t];
+    // V = A^H E, in fixed blocks of 32 rows of V (as gram(): thread-count independent).
+    const Eigen::MatrixXcd E = es.eigenvectors().rightCols(kept).rowwise().reverse().cast<cdouble>();
+    V.resize(cols, kept);
+    const int64_t bs = 32;
+    parallel_for(
+        (cols + bs - 1) / bs,
+        [&](int64_t b) {
+          const int64_t r0 = b * bs, len = std::min(bs, cols - r0);
+          V.middleRows(r0, len).noalias() = A.middleCols(r0, len).adjoint() * E;
+          for (int64_t t = 0; t < kept; ++t) V.col(t).segment(r0, len) /= sv[t];
+        },
+        recon_threads());
     out.kernels_kept = kept;
   } else {
     Eigen::MatrixXcd g = gram(A, true);
@@ -247,19 +256,28 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
     std::vector<int64_t> lidx(static_cast<size_t>(nc * nc), -1);
     for (int64_t c = 0, l = 0; c < nc; ++c)
       for (int64_t c2 = c; c2 < nc; ++c2, ++l) lidx[c * nc + c2] = l;
-    for (int64_t t = 0; t < K; ++t)
-      for (int64_t o = 0; o < k * k; ++o)
-        for (int64_t o2 = 0; o2 < k * k; ++o2) {
-          const int64_t dy = o / k - o2 / k + k - 1, dx = o % k - o2 % k + k - 1;
-          cdouble* cd = C.data() + (dy * nd + dx) * npk;
-          for (int64_t c = 0; c < nc; ++c) {
-            const cdouble a = V(c * k * k + o, t);
-            for (int64_t c2 = c; c2 < nc; ++c2)
-              cd[lidx[c * nc + c2]] += a * std::conj(V(c2 * k * k + o2, t));
-          }
-        }
+    // One work item per offset d = (dy, dx): the window pairs (o, o2) with o - o2 = d. Each
+    // C_d sums over t, then o ascending, whatever the thread count.
     const double inv = 1.0 / double(k * k);
-    for (auto& v : C) v *= inv;
+    parallel_for(
+        nd * nd,
+        [&](int64_t d) {
+          const int64_t dy = d / nd - (k - 1), dx = d % nd - (k - 1);
+          cdouble* cd = C.data() + d * npk;
+          for (int64_t t = 0; t < K; ++t)
+            for (int64_t o = 0; o < k * k; ++o) {
+              const int64_t oy2 = o / k - dy, ox2 = o % k - dx;
+              if (oy2 < 0 || oy2 >= k || ox2 < 0 || ox2 >= k) continue;
+              const int64_t o2 = oy2 * k + ox2;
+              for (int64_t c = 0; c < nc; ++c) {
+                const cdouble a = V(c * k * k + o, t);
+                for (int64_t c2 = c; c2 < nc; ++c2)
+                  cd[lidx[c * nc + c2]] += a * std::conj(V(c2 * k * k + o2, t));
+              }
+            }
+          for (int64_t l = 0; l < npk; ++l) cd[l] *= inv;
+        },
+        recon_threads());
   }
   // Phase tables e^{+2 pi i d (y - N/2) / N} over readout (rows) and phase (columns).
   auto table = [&](int64_t n) {
