@@ -30,7 +30,7 @@
 //   GET  /api/studies/<id>/results | /progress | /responses.csv          (organiser)
 //   POST /api/admin/users | /api/admin/teams/<id>/members | /api/admin/phases/<p>/close
 //   POST /api/admin/phases/<p>/window | /api/admin/rescore   PUT /api/admin/limits
-//   GET  /api/admin/queue | /api/admin/submissions
+//   GET  /api/admin/queue   (organisers see every team's submissions in GET /api/submissions)
 //   GET  /*  static files from the web directory
 #pragma once
 
