@@ -243,10 +243,15 @@ int validator_child_main(std::istream& in, std::FILE* out) {
     for (auto it = req.at("files").begin(); it != req.at("files").end(); ++it)
       files[it.key()] = it.value().get<std::string>();
     ValidationOptions vo;
-    const std::string scale = req.value("scale", std::string("ground_truth"));
-    vo.scale = scale == "none" ? ScaleReference::none
-               : scale == "zero_filled" ? ScaleReference::zero_filled
-                                        : ScaleReference::ground_truth;
+    // Only public scale references: this child produces the reports participants see, and a
+    // report that depends on the hidden ground truth leaks it (validate.hpp).
+    const std::string scale = req.value("scale", std::string("zero_filled"));
+    if (scale != "none" && scale != "zero_filled") {
+      std::fprintf(out, "error bad request: scale reference '%s' (only 'zero_filled' or 'none')\n",
+                   scale.c_str());
+      return 2;
+    }
+    vo.scale = scale == "none" ? ScaleReference::none : ScaleReference::zero_filled;
     vo.on_file = [&](const std::string& name) {
       std::fprintf(out, "file %s\n", name.c_str());
       std::fflush(out);
@@ -299,7 +304,7 @@ IsolatedValidation validate_isolated(const std::vector<std::string>& command, co
   nlohmann::json req = {{"data", fs::absolute(data).string()},
                         {"phase", phase},
                         {"track", track.name},
-                        {"scale", "ground_truth"},
+                        {"scale", "zero_filled"},
                         {"files", nlohmann::json::object()}};
   for (const auto& [name, path] : files) req["files"][name] = path.string();
   const auto r = run_sandboxed(command, req.dump(), limits, {std::string(kValidatorChildEnv) + "=1"});

@@ -15,7 +15,9 @@
 // is a result, never a server fault.
 //
 // Validator child protocol: request JSON on stdin
-//   {"data": DATA, "phase": P, "track": T, "files": {name: path}, "scale": "ground_truth"}
+//   {"data": DATA, "phase": P, "track": T, "files": {name: path}, "scale": "zero_filled"}
+// ("scale": "zero_filled" (default) or "none"; the hidden ground truth is never a reference
+// here, validate.hpp)
 // and on stdout one line "file NAME" before each file is parsed, then a final line
 // "report {...}" (exit 0), or "error REASON" (exit 2: bad request, a fault of ours) or
 // "error out of memory" (exit 3: the memory limit was hit while parsing).

@@ -8,9 +8,15 @@
 //   values     no NaN/Inf; negative values and an intensity scale far from the RSS range
 //              (median-slice max outside [ref/10, 10 ref]) are warnings, not errors
 //
-// The reference scale is the ground-truth volume max where the GT is available (server) or
-// the zero-filled RSS max of the middle slice of the participant's input k-space (local),
-// which tracks the GT scale within a factor ~2 for 4X/8X masks.
+// The reference scale (ScaleReference::zero_filled, the default) is the zero-filled RSS max of
+// the middle slice of the public undersampled input k-space, which tracks the GT scale within
+// a factor ~2 for 4X/8X masks. The server and `reconbench validate`/`submit` all use it, so a
+// participant's validation report depends only on public data and the submission: a report
+// computed from the hidden ground truth leaks it, if only by whether the scale warning fires
+// (one bit per file and submission, enough to binary-search the hidden maximum).
+// ScaleReference::ground_truth (the GT volume max) is for organiser-side use only; the
+// sandboxed validator child (sandbox.hpp), which produces every report a participant sees,
+// refuses it.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +49,7 @@ struct ValidationReport {
 enum class ScaleReference { none, ground_truth, zero_filled };
 
 struct ValidationOptions {
-  ScaleReference scale = ScaleReference::ground_truth;
+  ScaleReference scale = ScaleReference::zero_filled;  // ground_truth: organisers only
   double scale_factor = 10.0;  // warn outside [ref / f, ref * f]
   int64_t max_issues = 50;     // stop listing after this many errors
   // Called with each submission file's name before it is opened (the sandboxed child

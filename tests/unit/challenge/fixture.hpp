@@ -4,15 +4,22 @@
 // milliseconds.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
+#include <complex>
+#include <cstdlib>
+#include <numbers>
 #include <filesystem>
 #include <random>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "reconbench/challenge/h5.hpp"
 #include "reconbench/core/fs.hpp"
+#include "reconbench/fft/fft.hpp"
+#include "reconbench/io/fastmri.hpp"
 
 namespace rb::testing {
 
@@ -95,6 +102,41 @@ inline fs::path make_dataset(const fs::path& root) {
   }
   write_file_atomic(data / "manifest.json", m.dump(2));
   return data;
+}
+
+// The public inputs of DATA written by make_dataset (each manifest "file"): fastMRI k-space
+// [slice 4 32 32] whose fully sampled RSS is exactly the ground truth (coil c sees the image
+// times 0.5 e^{i c pi/3}), undersampled by a centre-keeping column mask of the file's
+// acceleration. The validator's scale reference (zero-filled RSS) is computed from these.
+inline void write_kspace_inputs(const fs::path& data) {
+  auto m = nlohmann::json::parse(read_file(data / "manifest.json"));
+  for (const auto& f : m["files"]) {
+    auto gt = challenge::read_float32(data / f["ground_truth"].get<std::string>(), "reconstruction_rss");
+    const int64_t S = gt.dim(0), H = gt.dim(1), W = gt.dim(2), C = 4;
+    const int acc = f["acceleration"].get<int>();
+    std::vector<float> mask(size_t(W), 0.f);
+    for (int64_t x = 0; x < W; ++x)
+      if (std::abs(x - W / 2) < std::max<int64_t>(2, W / (3 * acc)) || x % acc == 0) mask[size_t(x)] = 1.f;
+    FastMriVolume vol;
+    vol.kspace = Array<cfloat>({S, C, H, W});
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t c = 0; c < C; ++c) {
+        const cfloat sens = std::polar(0.5f, float(double(c) * std::numbers::pi / 3));
+        for (int64_t y = 0; y < H; ++y)
+          for (int64_t x = 0; x < W; ++x) vol.kspace.at(s, c, y, x) = sens * gt.at(s, y, x);
+      }
+    fft2c(vol.kspace.view());
+    for (int64_t s = 0; s < S; ++s)
+      for (int64_t c = 0; c < C; ++c)
+        for (int64_t y = 0; y < H; ++y)
+          for (int64_t x = 0; x < W; ++x) vol.kspace.at(s, c, y, x) *= mask[size_t(x)];
+    vol.mask = mask;
+    vol.acquisition = f["contrast"].get<std::string>();
+    vol.acceleration = acc;
+    const fs::path out = data / f["file"].get<std::string>();
+    fs::create_directories(out.parent_path());
+    write_fastmri(out, vol);
+  }
 }
 
 // A submission directory for (split, acceleration): GT + noise; noise 0 = perfect.

@@ -8,6 +8,7 @@
 #include "fixture.hpp"
 #include "reconbench/challenge/crypto.hpp"
 #include "reconbench/challenge/reader.hpp"
+#include "reconbench/challenge/sandbox.hpp"
 #include "reconbench/challenge/scoring.hpp"
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/challenge/validate.hpp"
@@ -71,6 +72,7 @@ class ValidatorTest : public ::testing::Test {
   void SetUp() override {
     root = temp_dir("validate");
     data = make_dataset(root);
+    rb::testing::write_kspace_inputs(data);  // the scale reference (zero-filled RSS)
     manifest = ch::load_manifest(data);
     sub = make_submission(data, root / "sub", "multicoil_challenge", 4, 0.05, 1);
   }
@@ -149,6 +151,91 @@ TEST_F(ValidatorTest, WarnsOnScaleAndNegativeValues) {
     negative = negative || w.kind == "negative";
   }
   EXPECT_TRUE(scale && negative) << ch::to_text(r);
+}
+
+// Every validation report a participant can see (the server's and the workers' path:
+// Service -> sandboxed validator child) depends only on public data and the submission. Two
+// challenge set-ups whose hidden ground truths differ only by a factor of 100 give identical
+// reports for the same submissions. (With the ground-truth maximum as the scale reference,
+// whether the scale warning fired differed: one bit of the hidden maximum per file and
+// submission, enough to binary-search it.) A submission 1000x too bright is still warned.
+TEST(ParticipantValidation, ReportsDependOnlyOnPublicData) {
+  const fs::path root = temp_dir("validate-public");
+  const fs::path a = make_dataset(root / "a");
+  rb::testing::write_kspace_inputs(a);
+  const fs::path b = root / "b" / "data";
+  fs::create_directories(b.parent_path());
+  fs::copy(a, b, fs::copy_options::recursive);
+  auto m = nlohmann::json::parse(rb::read_file(b / "manifest.json"));
+  for (const auto& f : m["files"]) {
+    const fs::path gt = b / f["ground_truth"].get<std::string>();
+    auto v = ch::read_float32(gt, "reconstruction_rss");
+    double mx = 0;
+    for (auto& x : v.flat()) mx = std::max(mx, double(x *= 100.f));
+    ch::write_float_volume(gt, "reconstruction_rss", v, {{"acquisition", f["contrast"].get<std::string>()}},
+                           {{"max", mx}});
+  }
+  // At the right scale (a's ground truth = the k-space's scale) and 1000x too bright.
+  const fs::path right = make_submission(a, root / "right", "multicoil_test", 4, 0.0, 1);
+  const fs::path bright = root / "bright";
+  fs::create_directories(bright);
+  for (const auto& [name, path] : ch::list_submission_dir(right)) {
+    auto v = ch::read_float32(path, "reconstruction");
+    for (auto& x : v.flat()) x *= 1000.f;
+    ch::write_float_volume(bright / name, "reconstruction", v);
+  }
+  // The validation part of what a participant sees, per set-up and submission ("seconds", the
+  // validator's run time, aside).
+  auto validate = [&](const fs::path& data, const std::string& tag, const fs::path& dir) {
+    ch::ServiceOptions o;
+    o.data = data;
+    o.db = "sqlite:" + (root / (tag + ".db")).string();
+    o.blobs = root / (tag + "-blobs");
+    ch::Service svc(o);
+    auto& st = svc.store();
+    auto u = st.create_user("p", "", "participant");
+    auto team = st.create_team(u.id, "P");
+    std::vector<std::pair<std::string, std::string>> files;
+    for (const auto& [name, path] : ch::list_submission_dir(dir)) {
+      auto sha = svc.blobs().put(rb::read_file(path));
+      st.record_blob(sha, int64_t(fs::file_size(path)), u.id);
+      files.emplace_back(name, sha);
+    }
+    auto view = svc.process_submission(
+        st.create_submission(st.phase("test").id, "multicoil_4x", team.id, u.id, "", "", files));
+    EXPECT_EQ(view["state"], "queued") << view.dump();
+    auto v = view["validation"];
+    v.erase("seconds");
+    return v;
+  };
+  const auto a_right = validate(a, "a-right", right), b_right = validate(b, "b-right", right);
+  const auto a_bright = validate(a, "a-bright", bright), b_bright = validate(b, "b-bright", bright);
+  EXPECT_EQ(a_right.dump(), b_right.dump());
+  EXPECT_EQ(a_bright.dump(), b_bright.dump());
+  auto scale_warnings = [](const nlohmann::json& v) {
+    int n = 0;
+    for (const auto& w : v["warnings"]) n += w.value("kind", "") == "scale";
+    return n;
+  };
+  EXPECT_EQ(scale_warnings(a_right), 0) << a_right.dump();
+  EXPECT_EQ(scale_warnings(a_bright), 2) << "both files 1000x too bright: " << a_bright.dump();
+  EXPECT_EQ(a_bright["files_checked"], 2) << a_bright.dump();
+  // The sandboxed validator refuses the hidden ground truth as a reference outright.
+  ch::SandboxLimits lim;
+  lim.wall_s = 30;
+  const std::string req = nlohmann::json({{"data", a.string()},
+                                          {"phase", "test"},
+                                          {"track", "multicoil_4x"},
+                                          {"scale", "ground_truth"},
+                                          {"files", {{"file_brain_AXT2_001.h5",
+                                                      (right / "file_brain_AXT2_001.h5").string()}}}})
+                              .dump();
+  auto r = ch::run_sandboxed({"/proc/self/exe", "validate-child"}, req, lim,
+                             {std::string(ch::kValidatorChildEnv) + "=1"});
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("scale reference 'ground_truth'"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("report "), std::string::npos) << r.output;
+  fs::remove_all(root);
 }
 
 // A store with a settable clock on a temporary SQLite file; StoreOn: on each engine

@@ -32,6 +32,7 @@ class SecurityTest : public ::testing::Test {
   static void SetUpTestSuite() {
     root = rb::testing::temp_dir("server-sec");
     data = rb::testing::make_dataset(root);
+    rb::testing::write_kspace_inputs(data);  // the validator's (public) scale reference
     ch::ServiceOptions o;
     o.data = data;
     o.db = "sqlite:" + (root / "c.db").string();
@@ -313,7 +314,8 @@ TEST_F(SecurityTest, ParticipantsNeverSeeGroundTruthScaleOrPerCaseScores) {
   const std::string tok = register_user("sally", "Team Sally");
   auto c = client(tok);
   // Reconstructions 1000x too bright: the validator warns about the scale, comparing with
-  // the hidden ground truth's maximum (the SSIM/PSNR data range).
+  // the zero-filled RSS of the public k-space (never the hidden ground truth's maximum, the
+  // SSIM/PSNR data range; test_challenge's ParticipantValidation.ReportsDependOnlyOnPublicData).
   auto dir = rb::testing::make_submission(data, root / "sally", "multicoil_test", 8, 0.0, 50);
   auto gt = ch::read_float32(data / "ground_truth/multicoil_test/file_brain_AXT1POST_003.h5", "reconstruction_rss");
   double mx = 0;
