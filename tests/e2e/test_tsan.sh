@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# ThreadSanitizer over the code that runs threads: the parallel_for pool (test_core), the
-# job queue with leases and heartbeat threads (test_challenge) and the HTTP server with its
-# request thread pool, in-process workers, leaderboard cache and auth rate limiter
-# (test_server, incl. a concurrent clients + 2 workers stress). Built with
+# ThreadSanitizer over the code that runs threads: the parallel_for pool (test_core, incl.
+# nested and concurrent regions), the reconstruction kernels on 2 threads (test_recon:
+# ESPIRiT, GRAPPA, SENSE/CS solvers, wavelet and FFT passes on the pool), the job queue with
+# leases and heartbeat threads (test_challenge) and the HTTP server with its request thread
+# pool, in-process workers, leaderboard cache and auth rate limiter (test_server, incl. a
+# concurrent clients + 2 workers stress). Built with
 # -DRECONBENCH_TSAN=ON in a separate tree; any data race or lock-order report fails.
 #
 # The sandboxed validator is a child process (reconbench validate-child under RLIMIT_AS,
@@ -14,7 +16,7 @@ SRC=$RECONBENCH_SOURCE_DIR
 B=$RECONBENCH_BUILD_DIR/tsan
 cmake -S "$SRC" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECONBENCH_TSAN=ON \
   -DRECONBENCH_BENCH=OFF >/dev/null
-targets=(test_core test_challenge test_server)
+targets=(test_core test_recon test_challenge test_server)
 t0=$SECONDS
 cmake --build "$B" -j 2 --target "${targets[@]}" >/dev/null
 echo "tsan build: $((SECONDS - t0)) s"
@@ -23,7 +25,8 @@ export RECONBENCH_VALIDATOR=${RECONBENCH:?set RECONBENCH to the (uninstrumented)
 for t in "${targets[@]}"; do
   t1=$SECONDS
   # Oracle tests shell out to python; PostgreSQL engines need a server this test does not start.
-  "$B/tests/$t" --gtest_filter='-*Oracle*:*Numpy*:*postgres*' --gtest_brief=1 \
+  # ctest runs every test with RECONBENCH_THREADS=1; here the kernels must really use threads.
+  RECONBENCH_THREADS=2 "$B/tests/$t" --gtest_filter='-*Oracle*:*Numpy*:*postgres*' --gtest_brief=1 \
     >"$B/$t.tsan.log" 2>&1 || { tail -80 "$B/$t.tsan.log"; echo "FAIL: $t under TSan"; exit 1; }
   if grep -q "ThreadSanitizer" "$B/$t.tsan.log"; then
     grep -A30 "ThreadSanitizer" "$B/$t.tsan.log" | head -80; echo "FAIL: TSan report in $t"; exit 1
