@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # ThreadSanitizer over the code that runs threads: the parallel_for pool (test_core, incl.
 # nested and concurrent regions), the reconstruction kernels on 2 threads (test_recon:
-# ESPIRiT, GRAPPA, SENSE/CS solvers, wavelet and FFT passes on the pool), the job queue with
+# ESPIRiT, GRAPPA, SENSE/CS solvers, wavelet and FFT passes on the pool), the metrics over
+# slices and files (test_eval), the job queue with
 # leases and heartbeat threads (test_challenge) and the HTTP server with its request thread
 # pool, in-process workers, leaderboard cache and auth rate limiter (test_server, incl. a
 # concurrent clients + 2 workers stress). Built with
@@ -16,7 +17,7 @@ SRC=$RECONBENCH_SOURCE_DIR
 B=$RECONBENCH_BUILD_DIR/tsan
 cmake -S "$SRC" -B "$B" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRECONBENCH_TSAN=ON \
   -DRECONBENCH_BENCH=OFF >/dev/null
-targets=(test_core test_recon test_challenge test_server)
+targets=(test_core test_recon test_eval test_challenge test_server)
 t0=$SECONDS
 cmake --build "$B" -j 2 --target "${targets[@]}" >/dev/null
 echo "tsan build: $((SECONDS - t0)) s"
