@@ -10,17 +10,8 @@
 # Database: SQLite in the work directory, or RECONBENCH_TEST_DB=postgresql://... (an empty
 # database; test_server_api_pg.sh runs this suite on a throwaway PostgreSQL cluster).
 set -euo pipefail
-RB=${RECONBENCH:?set RECONBENCH to the reconbench binary}
-PY=/usr/bin/python3
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rb-server-e2e.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$WORK"/*.log; do echo "== $f"; tail -20 "$f"; done >&2; exit 1; }
-export RECONBENCH_PROGRESS=0
+. "$(dirname "$0")/lib.sh"
+e2e_workdir server-e2e
 # Fault injection in the sandboxed validator: only files that start with RB_TEST_FAULT=...
 export RECONBENCH_TEST_FAULTS=1
 VLIMITS=(--validate-timeout 12 --validate-memory-mb 2048)

@@ -17,21 +17,12 @@
 # Database: sqlite by default; RECONBENCH_TEST_DB=postgresql://... runs the same faults on
 # PostgreSQL (psql must reach it).
 set -euo pipefail
-RB=${RECONBENCH:?set RECONBENCH to the reconbench binary}
+. "$(dirname "$0")/lib.sh"
+e2e_workdir faults
 SRC=${RECONBENCH_SOURCE_DIR:?}
-PY=/usr/bin/python3
 SEED=${RECONBENCH_FAULT_SEED:-20261125}
 ROUNDS=${RECONBENCH_FAULT_ROUNDS:-4}
 RANDOM=$SEED
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rb-faults.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && { kill -CONT "$p"; kill -9 "$p"; } 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$WORK"/*.log; do echo "== $f"; tail -15 "$f"; done >&2; exit 1; }
-export RECONBENCH_PROGRESS=0
 DB=${RECONBENCH_TEST_DB:-sqlite:$WORK/challenge.db}
 BLOBS=$WORK/blobs
 FAULTS=0   # faults injected (all must be survived)

@@ -9,17 +9,8 @@
 #   - secrets are never logged: the passwords and tokens used in the run do not appear in
 #     the server's or the worker's log (at debug verbosity of every request path we have).
 set -euo pipefail
-RB=${RECONBENCH:?set RECONBENCH to the reconbench binary}
-PY=/usr/bin/python3
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/rb-security.XXXXXX")
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]:-}"; do [ -n "$p" ] && kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; for f in "$WORK"/*.log; do echo "== $f"; tail -20 "$f"; done >&2; exit 1; }
-export RECONBENCH_PROGRESS=0
+. "$(dirname "$0")/lib.sh"
+e2e_workdir security
 
 $PY - "$WORK" <<'PYEOF'
 import json, os, sys
