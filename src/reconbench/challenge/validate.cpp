@@ -72,16 +72,9 @@ double zero_filled_reference_max(const fs::path& kspace_file, int64_t recon_h, i
 
 namespace {
 
-double reference_max(const ManifestFile& mf, const Manifest& m, ScaleReference ref) {
+double reference_max(const ManifestFile& mf, const Manifest& m) {
   try {
-    if (ref == ScaleReference::ground_truth && !mf.ground_truth.empty() &&
-        fs::exists(m.root / mf.ground_truth)) {
-      auto gt = read_float32(m.root / mf.ground_truth, "reconstruction_rss");
-      double mx = 0;
-      for (float v : gt.flat()) mx = std::max(mx, double(v));
-      return mx;
-    }
-    if (ref != ScaleReference::none && fs::exists(m.root / mf.file))
+    if (fs::exists(m.root / mf.file))
       return zero_filled_reference_max(m.root / mf.file, mf.recon_h, mf.recon_w);
   } catch (const UserError&) {
   }
@@ -181,7 +174,7 @@ ValidationReport validate_submission(const std::map<std::string, fs::path>& file
                             std::to_string(negative) +
                                 " negative values (RSS magnitudes are >= 0; scored as given)"});
     if (opts.scale != ScaleReference::none) {
-      const double ref = reference_max(e, manifest, opts.scale);
+      const double ref = reference_max(e, manifest);
       const auto mid = vol(vol.dim(0) / 2);
       double mx = 0;
       for (float v : mid.flat()) mx = std::max(mx, double(std::fabs(v)));

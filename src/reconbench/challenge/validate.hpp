@@ -14,9 +14,7 @@
 // participant's validation report depends only on public data and the submission: a report
 // computed from the hidden ground truth leaks it, if only by whether the scale warning fires
 // (one bit per file and submission, enough to binary-search the hidden maximum).
-// ScaleReference::ground_truth (the GT volume max) is for organiser-side use only; the
-// sandboxed validator child (sandbox.hpp), which produces every report a participant sees,
-// refuses it.
+// There is deliberately no ground-truth reference: the hidden data never enters a report.
 #pragma once
 
 #include <cstdint>
@@ -46,10 +44,10 @@ struct ValidationReport {
   bool ok() const { return errors.empty(); }
 };
 
-enum class ScaleReference { none, ground_truth, zero_filled };
+enum class ScaleReference { none, zero_filled };
 
 struct ValidationOptions {
-  ScaleReference scale = ScaleReference::zero_filled;  // ground_truth: organisers only
+  ScaleReference scale = ScaleReference::zero_filled;
   double scale_factor = 10.0;  // warn outside [ref / f, ref * f]
   int64_t max_issues = 50;     // stop listing after this many errors
   // Called with each submission file's name before it is opened (the sandboxed child

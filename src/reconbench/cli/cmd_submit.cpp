@@ -58,7 +58,6 @@ struct SubmitCmd final : rb::cli::Command {
     RB_CHECK(!token.empty(), "--token (or $RECONBENCH_TOKEN) is required");
     if (!data.empty()) {
       rb::challenge::ValidationOptions vo;
-      vo.scale = rb::challenge::ScaleReference::zero_filled;
       auto rep = rb::challenge::validate_submission(rb::challenge::list_submission_dir(dir),
                                                     rb::challenge::load_manifest(data), phase,
                                                     rb::challenge::find_track(track), vo);

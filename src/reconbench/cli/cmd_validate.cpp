@@ -26,7 +26,6 @@ struct ValidateCmd final : rb::cli::Command {
     const auto manifest = rb::challenge::load_manifest(data);
     const auto& tr = rb::challenge::find_track(track);
     rb::challenge::ValidationOptions opts;
-    opts.scale = rb::challenge::ScaleReference::zero_filled;
     auto report = rb::challenge::validate_submission(rb::challenge::list_submission_dir(dir),
                                                      manifest, phase, tr, opts);
     if (json)
