@@ -112,12 +112,12 @@ Pool& pool() {
 
 }  // namespace
 
-void parallel_run(int64_t n, int threads, RangeFn fn, void* ctx) {
+void parallel_run(int64_t n, int threads, RangeFn fn, void* ctx, int64_t chunk) {
   Job job;
   job.fn = fn;
   job.ctx = ctx;
   job.n = n;
-  job.chunk = chunk_size(n, threads);
+  job.chunk = chunk > 0 ? chunk : chunk_size(n, threads);
   if (!pool().try_run(job, threads - 1)) {
     std::vector<std::thread> extra;
     for (int t = 1; t < threads; ++t) extra.emplace_back([&job] { job.work(); });

@@ -31,11 +31,14 @@ using RangeFn = void (*)(void* ctx, int64_t i0, int64_t i1);
 // made while the pool is busy (nested parallel_for inside a work item, or parallel_for from
 // two threads at once) runs on freshly started threads instead, as before the pool existed.
 // The first exception thrown by a work item is rethrown after all threads have stopped.
-void parallel_run(int64_t n, int threads, RangeFn fn, void* ctx);
+// chunk > 0 hands out that many indices at a time; 0 picks ~8 chunks per thread.
+void parallel_run(int64_t n, int threads, RangeFn fn, void* ctx, int64_t chunk = 0);
 }  // namespace detail
 
+// `chunk`: indices handed out at a time (0: ~8 chunks per thread). Pass 1 for few heavy
+// items of uneven cost, so that no thread idles while the other finishes a long chunk.
 template <class F>
-void parallel_for(int64_t n, F&& f, int threads = 0) {
+void parallel_for(int64_t n, F&& f, int threads = 0, int64_t chunk = 0) {
   if (threads <= 0) threads = num_threads();
   threads = static_cast<int>(std::min<int64_t>(threads, n));
   if (threads <= 1) {
@@ -48,7 +51,7 @@ void parallel_for(int64_t n, F&& f, int threads = 0) {
   detail::parallel_run(
       n, threads,
       [](void* ctx, int64_t i0, int64_t i1) { (*static_cast<decltype(body)*>(ctx))(i0, i1); },
-      &body);
+      &body, chunk);
 }
 
 }  // namespace rb

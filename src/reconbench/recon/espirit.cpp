@@ -3,9 +3,11 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <numbers>
 
 #include "reconbench/core/parallel.hpp"
+#include "reconbench/recon/eig.hpp"
 #include "reconbench/recon/threads.hpp"
 
 namespace rb::recon {
@@ -169,6 +171,15 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
            "x", cr.w, " is smaller than the kernel ", opt.kernel, "x", opt.kernel,
            " (needs a fully sampled k-space centre of at least 3x3)");
   out.kernel = k;
+  // The maps output (2 x 16 x 640 x 320 complex: 52 MB) costs ~25 ms of page faults and
+  // zeroing. With a second thread it is allocated during the serial eigendecomposition
+  // below, which leaves that thread idle.
+  const int64_t M = opt.maps;
+  auto alloc_maps = [M, nc, H, W] { return Array<cfloat>({M, nc, H, W}); };
+  std::future<Array<cfloat>> maps_future;
+  auto start_alloc = [&] {
+    if (recon_threads() > 1) maps_future = std::async(std::launch::async, alloc_maps);
+  };
 
   // ---- 2. calibration matrix and its singular vectors -------------------------------
   const int64_t ny = cr.h - k + 1, nx = cr.w - k + 1, rows = ny * nx, cols = nc * k * k;
@@ -183,14 +194,15 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
   std::vector<double> sv;         // singular values, descending
   Eigen::MatrixXcd V;             // right singular vectors (columns), descending
   if (rows < cols) {
-    // The eigendecomposition is the serial part of ESPIRiT; single precision (as BART's
-    // cheev) halves it. The Gram matrix itself is accumulated in double.
-    Eigen::MatrixXcf g = gram(A, false).cast<cfloat>();
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcf> es(g);
+    // Single precision for the eigendecomposition, as BART's cheev; the Gram matrix itself is
+    // accumulated in double. Only the kept eigenvectors are formed (eig.hpp).
+    const Eigen::MatrixXcf g = gram(A, false).cast<cfloat>();
+    start_alloc();
+    const HermitianEig es(g);
     const int64_t r = rows;
     sv.resize(r);
     for (int64_t t = 0; t < r; ++t) {
-      const double mu = es.eigenvalues()(r - 1 - t);
+      const double mu = es.values()[t];
       sv[t] = mu > 0 ? std::sqrt(mu) : 0.0;
     }
     // v_t = A^H u_t / sigma_t (only needed for kept ones; computed lazily below)
@@ -200,7 +212,7 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
     for (int64_t t = 0; t < r; ++t)
       if (sv[t] / sv[0] > std::sqrt(double(opt.threshold))) ++kept;
     // V = A^H E, in fixed blocks of 32 rows of V (as gram(): thread-count independent).
-    const Eigen::MatrixXcd E = es.eigenvectors().rightCols(kept).rowwise().reverse().cast<cdouble>();
+    const Eigen::MatrixXcd E = es.vectors(kept).cast<cdouble>();
     V.resize(cols, kept);
     const int64_t bs = 32;
     parallel_for(
@@ -214,6 +226,7 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
     out.kernels_kept = kept;
   } else {
     Eigen::MatrixXcd g = gram(A, true);
+    start_alloc();
     Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(g);
     sv.resize(cols);
     for (int64_t t = 0; t < cols; ++t) {
@@ -277,7 +290,7 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
             }
           for (int64_t l = 0; l < npk; ++l) cd[l] *= inv;
         },
-        recon_threads());
+        recon_threads(), /*chunk=*/1);  // central offsets have the most window pairs
   }
   // Phase tables e^{+2 pi i d (y - N/2) / N} over readout (rows) and phase (columns).
   auto table = [&](int64_t n) {
@@ -296,8 +309,7 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
   }
 
   // ---- 4. per-pixel eigenvectors --------------------------------------------------------
-  const int64_t M = opt.maps;
-  out.maps = Array<cfloat>({M, nc, H, W});
+  out.maps = maps_future.valid() ? maps_future.get() : alloc_maps();
   out.eigenvalues = Array<float>({M, H, W});
   std::vector<float> pcr(nc), pci(nc);
   for (int64_t c = 0; c < nc; ++c) {
@@ -392,7 +404,7 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
           }
         }
       },
-      recon_threads());
+      recon_threads(), /*chunk=*/1);  // rows cost unevenly (cropped rows stop early)
   return out;
 }
 

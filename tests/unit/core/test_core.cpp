@@ -70,6 +70,15 @@ TEST(Parallel, PoolRunsEveryIndexOnceNestedConcurrentAndAfterErrors) {
   for (int i = 0; i < 1000; ++i) ASSERT_EQ(out[i], i);
 }
 
+// An explicit chunk size (1, uneven, larger than n) still runs every index exactly once.
+TEST(Parallel, ExplicitChunkSizesCoverEveryIndexOnce) {
+  for (int64_t chunk : {1, 3, 7, 64, 1000}) {
+    std::vector<std::atomic<int>> hits(101);
+    parallel_for(101, [&](int64_t i) { hits[i].fetch_add(1); }, 2, chunk);
+    for (size_t i = 0; i < hits.size(); ++i) ASSERT_EQ(hits[i].load(), 1) << chunk << " " << i;
+  }
+}
+
 TEST(Fs, AtomicOutputRemovesUncommitted) {
   auto dir = std::filesystem::temp_directory_path() / "rb_test_fs";
   std::filesystem::create_directories(dir);
