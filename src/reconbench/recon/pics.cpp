@@ -45,14 +45,18 @@ float estimate_scaling(ArrayView<const cfloat> kspace) {
       }
     }
   // ... calib_readout_pos: slide the box along the readout to the first position of maximal
-  // energy.
+  // energy. Energy per readout row first (all coils), then each box sums its rows: O(H) boxes
+  // of size[0] rows instead of re-reading nc x size[0] x size[1] samples per box (that was
+  // 10 M serial double adds, 12 ms per 16-coil 640x320 slice).
+  std::vector<double> row(static_cast<size_t>(H), 0.0);
+  for (int64_t y = 0; y < H; ++y)
+    for (int64_t c = 0; c < nc; ++c)
+      for (int64_t x = pos[1]; x < pos[1] + size[1]; ++x) row[y] += std::norm(cdouble(at(c, y, x)));
   float best = 0;
   int64_t by = 0;
   for (int64_t y0 = 0; y0 + size[0] <= H; ++y0) {
     double e = 0;
-    for (int64_t c = 0; c < nc; ++c)
-      for (int64_t y = y0; y < y0 + size[0]; ++y)
-        for (int64_t x = pos[1]; x < pos[1] + size[1]; ++x) e += std::norm(cdouble(at(c, y, x)));
+    for (int64_t y = y0; y < y0 + size[0]; ++y) e += row[y];
     const float ef = static_cast<float>(std::sqrt(e));  // BART compares float norms
     if (ef > best) {
       best = ef;

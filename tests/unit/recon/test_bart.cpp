@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <string>
 
 #include "phantom.hpp"
 #include "reconbench/io/cfl.hpp"
@@ -134,6 +136,39 @@ Array<float> bart_image(const fs::path& base) {
       out.at(i, j) = static_cast<float>(std::sqrt(s));
     }
   return out;
+}
+
+// BART's data scaling (pics.c estimate_scaling, printed by `bart pics -d5`) on centred data
+// and on data whose k-space energy peak sits 20 readout rows off centre, where the
+// calibration box must slide to the peak: a box left at the centre gives another scale.
+TEST(BartOracle, DataScalingMatchesBartPics) {
+  auto d = make_data();
+  for (int64_t shift : {0, 20}) {
+    Array<cfloat> k(d.k.shape());
+    const int64_t nc = k.dim(0), h = k.dim(1), w = k.dim(2);
+    for (int64_t c = 0; c < nc; ++c)
+      for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x) k.at(c, (y + shift) % h, x) = 100.f * d.k.at(c, y, x);
+    TmpDir t;
+    write_cfl(t.p / "k", kspace_slice_to_cfl(k.view()));
+    EspiritOptions eo;
+    eo.maps = 1;
+    write_cfl(t.p / "s", maps_to_cfl(espirit(d.k.view(), eo).maps));
+    const std::string log = (t.p / "log").string();
+    const std::string cmd = "OMP_NUM_THREADS=1 bart pics -d5 -S -l2 -r 0.01 -i 1 " +
+                            (t.p / "k").string() + " " + (t.p / "s").string() + " " +
+                            (t.p / "x").string() + " > " + log + " 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::ifstream in(log);
+    std::string line;
+    double bart_scale = -1;
+    while (std::getline(in, line))
+      if (line.rfind("Scaling: ", 0) == 0) bart_scale = std::stod(line.substr(9));
+    ASSERT_GT(bart_scale, 0) << "no 'Scaling:' line in " << log;
+    const double ours = estimate_scaling(k.view());
+    std::printf("shift %ld: bart scaling %.6f, ours %.6f\n", long(shift), bart_scale, ours);
+    EXPECT_NEAR(ours, bart_scale, 1e-6 + 1e-5 * bart_scale) << "readout shift " << shift;
+  }
 }
 
 TEST(BartOracle, SenseAndCsAgreeWithBartPics) {
