@@ -114,7 +114,7 @@ void BM_CsWavelet(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(recon::cs_recon(s.k.view(), s.maps.view(), s.mask, o).data());
 }
 BENCHMARK(BM_CsWavelet)->ArgNames({"threads", "iters"})->Args({1, 10})->Args({1, 30})->Args({2, 10})->Args({2, 30})
-    ->Args({2, 30})->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_Sense(benchmark::State& st) {
   const auto& s = slice();
@@ -126,7 +126,7 @@ void BM_Sense(benchmark::State& st) {
   for (auto _ : st) benchmark::DoNotOptimize(recon::sense_recon(s.k.view(), s.maps.view(), s.mask, o).data());
 }
 BENCHMARK(BM_Sense)->ArgNames({"threads", "iters"})->Args({1, 10})->Args({1, 30})->Args({2, 10})->Args({2, 30})
-    ->Args({2, 30})->Unit(benchmark::kMillisecond)->UseRealTime();
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // Components of one FISTA iteration, to see which part limits thread scaling: the wavelet
 // prox (BART's cycle-spun Daubechies-2 soft threshold, one 640x320 image) and the SENSE
