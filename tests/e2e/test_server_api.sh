@@ -145,7 +145,7 @@ N=$(sql_count "select count(*) from scores where submission_id=$SUB")
 "$RB" submit "$WORK/sub-fair-multicoil_test" --server "$URL" --token "$BOB" --track multicoil_4x --phase test \
   --wait 60 >"$WORK/submit-bob.json" 2>>"$WORK/submit.log" || fail "bob's submission not scored"
 "$RB" challenge baseline "$WORK/sub-fair-multicoil_test" --label zero-filled --track multicoil_4x --phase test \
-  --data "$DATA" --db "$DB" "${BLOBS[@]}" >"$WORK/baseline.json" || fail "baseline not queued"
+  --data "$DATA" --db "$DB" "${BLOBS[@]}" >"$WORK/baseline.json" || fail "baseline not accepted: $(cat "$WORK/baseline.json")"
 BASE=$(jget "['id']" <"$WORK/baseline.json")
 wait_state "$BASE" scored "$ORG"
 curl -sS "$URL/api/leaderboard/test/multicoil_4x" >"$WORK/lb.json"

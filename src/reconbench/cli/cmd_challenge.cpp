@@ -101,7 +101,10 @@ struct ChallengeCmd final : rb::cli::Command {
                                                  label, "baseline " + label, files);
       auto out = svc.process_submission(id);
       std::cout << out.dump(2) << "\n";
-      return out["state"] == "queued" ? 0 : 1;
+      // Validated: queued, or already claimed (even scored) by a running worker by the time
+      // the state is read back. Otherwise it failed validation.
+      const std::string state = out["state"];
+      return state == "queued" || state == "evaluating" || state == "scored" ? 0 : 1;
     }
     return 0;
   }

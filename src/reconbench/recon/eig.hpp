@@ -2,8 +2,9 @@
 //
 // ESPIRiT needs the signal subspace of its calibration matrix: typically 30-40 eigenvectors
 // of a 361x361 Gram matrix. Eigen's SelfAdjointEigenSolver computes all of them serially
-// and spends ~70 % of its time applying the QR iteration's Givens rotations to a complex
-// eigenvector matrix. Here the same algorithm is split so that only cheap parts are serial:
+// and spends about two thirds of its time applying the QR iteration's Givens rotations to
+// a complex eigenvector matrix. Here the same algorithm is split so that only cheap parts
+// are serial:
 //
 //   1. Householder tridiagonalisation  G = Q T Q^H  (Eigen::Tridiagonalization; T real).
 //   2. Implicit symmetric QR with Wilkinson shifts on (diag, subdiag) alone, recording the
@@ -23,7 +24,8 @@ namespace rb::recon {
 
 class HermitianEig {
  public:
-  // Steps 1-3. Throws rb::Error if the QR iteration does not converge (30 n sweeps).
+  // Steps 1-3. Throws rb::UserError on NaN/Inf entries or if the QR iteration does not
+  // converge (30 n sweeps).
   explicit HermitianEig(const Eigen::MatrixXcf& g);
 
   // All eigenvalues, descending.
