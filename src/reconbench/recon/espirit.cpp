@@ -5,6 +5,7 @@
 #include <cmath>
 #include <future>
 #include <numbers>
+#include <system_error>
 
 #include "reconbench/core/parallel.hpp"
 #include "reconbench/recon/eig.hpp"
@@ -178,7 +179,11 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
   auto alloc_maps = [M, nc, H, W] { return Array<cfloat>({M, nc, H, W}); };
   std::future<Array<cfloat>> maps_future;
   auto start_alloc = [&] {
-    if (recon_threads() > 1) maps_future = std::async(std::launch::async, alloc_maps);
+    if (recon_threads() <= 1) return;
+    try {
+      maps_future = std::async(std::launch::async, alloc_maps);
+    } catch (const std::system_error&) {  // no thread to be had: allocate it inline below
+    }
   };
 
   // ---- 2. calibration matrix and its singular vectors -------------------------------
