@@ -101,10 +101,11 @@ struct ChallengeCmd final : rb::cli::Command {
                                                  label, "baseline " + label, files);
       auto out = svc.process_submission(id);
       std::cout << out.dump(2) << "\n";
-      // Validated: queued, or already claimed (even scored) by a running worker by the time
-      // the state is read back. Otherwise it failed validation.
-      const std::string state = out["state"];
-      return state == "queued" || state == "evaluating" || state == "scored" ? 0 : 1;
+      // Accepted = passed validation and not failed since. The state itself may already be
+      // past 'queued' (a running worker claims or even scores it before it is read back).
+      const auto& v = out["validation"];
+      const bool valid = v.is_object() && v.value("ok", false);
+      return valid && out["state"] != "failed" ? 0 : 1;
     }
     return 0;
   }

@@ -179,7 +179,9 @@ void down_rows(const cfloat* in, int64_t n, int64_t cols, cfloat* out) {
 
 // The same along axis 1 of in [rows, n] -> out [rows, 2 b]. Outputs 1 .. (n - 2) / 2 read
 // in[2j - 2 .. 2j + 1] with no reflection, so only the edge outputs call bart_coord(); the
-// sums run in the same order either way.
+// sums run in the same order either way. (The interior loop is written out rather than
+// shared with edge() through an index callback: that version ran the whole wavelet prox
+// 2.2x slower, BM_WaveletThresh/threads:1 5.4 vs 2.5 ms.)
 void down_cols(const cfloat* in, int64_t rows, int64_t n, cfloat* out) {
   const int64_t b = bart_bandsize(n), j_end = std::min(b, (n - 2) / 2 + 1);
   parallel_for(rows, [&](int64_t r) {

@@ -47,7 +47,7 @@ float estimate_scaling(ArrayView<const cfloat> kspace) {
   // ... calib_readout_pos: slide the box along the readout to the first position of maximal
   // energy. Energy per readout row first (all coils), then each box sums its rows: O(H) boxes
   // of size[0] rows instead of re-reading nc x size[0] x size[1] samples per box (that was
-  // 10 M serial double adds, 12 ms per 16-coil 640x320 slice).
+  // 8 M dependent double adds per 16-coil 640x320 slice: 609 boxes x 16 x 32 x 26).
   std::vector<double> row(static_cast<size_t>(H), 0.0);
   for (int64_t y = 0; y < H; ++y)
     for (int64_t c = 0; c < nc; ++c)

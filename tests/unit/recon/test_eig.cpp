@@ -5,10 +5,8 @@
 
 #include <random>
 
-#include "phantom.hpp"
 #include "reconbench/core/error.hpp"
 #include "reconbench/recon/eig.hpp"
-#include "reconbench/recon/espirit.hpp"
 #include "reconbench/recon/threads.hpp"
 
 namespace rb::recon {
@@ -109,29 +107,6 @@ TEST(HermitianEig, RejectsNonFiniteInput) {
   MatrixXcf g = MatrixXcf::Identity(8, 8);
   g(2, 5) = {std::numeric_limits<float>::quiet_NaN(), 0.f};
   EXPECT_THROW(HermitianEig{g}, UserError);
-}
-
-// ESPIRiT with 12 coils and a 24x24 calibration region takes the Gram-matrix path through
-// HermitianEig (361 windows < 432 kernel entries); its maps must not depend on threads.
-TEST(Espirit, BitIdenticalOnAnyThreadCount) {
-  auto p = test::make_phantom(12, 64, 48, 0.001f);
-  EspiritOptions o;
-  o.maps = 2;
-  EspiritMaps a, b;
-  {
-    ScopedReconThreads t(1);
-    a = espirit(p.kspace.view(), o);
-  }
-  {
-    ScopedReconThreads t(2);
-    b = espirit(p.kspace.view(), o);
-  }
-  ASSERT_EQ(a.calib.h, 24);
-  ASSERT_EQ(a.calib.w, 24);
-  ASSERT_LT(int64_t(361), 12 * a.kernel * a.kernel);
-  EXPECT_EQ(a.kernels_kept, b.kernels_kept);
-  EXPECT_EQ(a.maps.vec(), b.maps.vec());
-  EXPECT_EQ(a.eigenvalues.vec(), b.eigenvalues.vec());
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include "phantom.hpp"
 #include "reconbench/recon/espirit.hpp"
 #include "reconbench/recon/pics.hpp"
+#include "reconbench/recon/threads.hpp"
 
 namespace rb::recon {
 namespace {
@@ -124,6 +125,29 @@ TEST(Espirit, RejectsTooSmallCalibration) {
   EXPECT_LE(e.kernel, 5);
   o.shrink_kernel = false;
   EXPECT_THROW(espirit(k4.view(), o), UserError);
+}
+
+// ESPIRiT with 12 coils and a 24x24 calibration region takes the Gram-matrix path through
+// HermitianEig (361 windows < 432 kernel entries); its maps must not depend on threads.
+TEST(Espirit, BitIdenticalOnAnyThreadCount) {
+  auto p = test::make_phantom(12, 64, 48, 0.001f);
+  EspiritOptions o;
+  o.maps = 2;
+  EspiritMaps a, b;
+  {
+    ScopedReconThreads t(1);
+    a = espirit(p.kspace.view(), o);
+  }
+  {
+    ScopedReconThreads t(2);
+    b = espirit(p.kspace.view(), o);
+  }
+  ASSERT_EQ(a.calib.h, 24);
+  ASSERT_EQ(a.calib.w, 24);
+  ASSERT_LT(int64_t(361), 12 * a.kernel * a.kernel);
+  EXPECT_EQ(a.kernels_kept, b.kernels_kept);
+  EXPECT_EQ(a.maps.vec(), b.maps.vec());
+  EXPECT_EQ(a.eigenvalues.vec(), b.eigenvalues.vec());
 }
 
 TEST(Sense, FullySampledReproducesRss) {
