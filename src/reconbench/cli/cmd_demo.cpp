@@ -222,7 +222,7 @@ struct DemoCmd final : rb::cli::Command {
   std::unique_ptr<rb::ReconMethod> make_method(const std::string& m, const std::string& norm) {
     rb::ReconMethodConfig cfg;
     if (is_learned(m)) {
-      fs::path dir = models_dir.empty() ? fs::path(RECONBENCH_SOURCE_DIR) / "models" : fs::path(models_dir);
+      fs::path dir = models_dir.empty() ? rb::source_dir() / "models" : fs::path(models_dir);
       cfg.weights = (dir / (m + "_small.pt")).string();
     }
     cfg.params = method_params(m);

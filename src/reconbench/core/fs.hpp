@@ -34,4 +34,7 @@ std::string read_file(const std::filesystem::path& path);
 std::vector<std::filesystem::path> list_inputs(const std::vector<std::string>& paths,
                                                const std::string& ext);
 
+// The source checkout this binary was built from (its models/ and web/ folders).
+std::filesystem::path source_dir();
+
 }  // namespace rb

@@ -221,7 +221,7 @@ std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind,
                                                  const ReconMethodConfig& cfg) {
   std::filesystem::path weights = cfg.weights;
   if (weights.empty()) {
-    weights = std::filesystem::path(RECONBENCH_SOURCE_DIR) / "models" / (kind + "_small.pt");
+    weights = source_dir() / "models" / (kind + "_small.pt");
     RB_CHECK(std::filesystem::exists(weights), "method ", kind,
              ": --weights FILE is required (no shipped weights at ", weights.string(), ")");
   }

@@ -216,7 +216,7 @@ bool valid_track(const std::string& t) {
 Server::Server(challenge::Service& service, ServerOptions opts)
     : svc_(service), opts_(std::move(opts)), http_(std::make_unique<httplib::Server>()),
       cache_(std::make_unique<Cache>()) {
-  if (opts_.web_dir.empty()) opts_.web_dir = fs::path(RECONBENCH_SOURCE_DIR) / "web";
+  if (opts_.web_dir.empty()) opts_.web_dir = source_dir() / "web";
   const size_t threads = static_cast<size_t>(std::max(2, opts_.http_threads));
   http_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   routes();

@@ -19,6 +19,7 @@
 #include "reconbench/challenge/crypto.hpp"
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/challenge/validate.hpp"
+#include "reconbench/core/fs.hpp"
 #include "reconbench/server/server.hpp"
 
 namespace ch = rb::challenge;
@@ -125,7 +126,7 @@ class SecurityTest : public ::testing::Test {
 
 // Routes of server.cpp with the role they need: (method, path regex, need).
 std::vector<std::tuple<std::string, std::string, std::string>> route_table() {
-  const std::string src = rb::read_file(fs::path(RECONBENCH_SOURCE_DIR) / "src/reconbench/server/server.cpp");
+  const std::string src = rb::read_file(rb::source_dir() / "src/reconbench/server/server.cpp");
   std::regex re(R"re(S\.(Get|Post|Put|Delete)\((?:R"\()?"?([^"]*?)(?:\)")?"?,\s*(?:\n\s*)?wrap\(Need::([a-z]+))re");
   std::vector<std::tuple<std::string, std::string, std::string>> out;
   for (auto it = std::sregex_iterator(src.begin(), src.end(), re); it != std::sregex_iterator(); ++it)
