@@ -12,10 +12,12 @@
 // Reconstruction files (submissions, recon outputs): `reconstruction` float32 [slice y x].
 #pragma once
 
+#include <algorithm>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "reconbench/core/array.hpp"
@@ -41,7 +43,24 @@ struct IsmrmrdInfo {
   // padding_left + maximum + 1. Acquired phase columns are [padding_left, padding_right).
   int64_t padding_left() const { return enc_y / 2 - pe_center; }
   int64_t padding_right() const { return padding_left() + pe_max + 1; }
+  // The acquired phase columns of k-space `width` columns wide: [padding_left,
+  // min(padding_right, width)) (fastMRI zeroes mask[..., :padding_left] and
+  // mask[..., padding_right:], a no-op past the width); nullopt when the range is empty or
+  // starts outside [0, width), i.e. the header does not describe this matrix.
+  std::optional<std::pair<int64_t, int64_t>> acquired_columns(int64_t width) const {
+    const int64_t l = padding_left(), r = std::min(padding_right(), width);
+    if (l < 0 || l >= r) return std::nullopt;
+    return std::pair{l, r};
+  }
 };
+
+// The one padding rule of reconstruction, training and undersampling: the header's acquired
+// columns, or every column [0, width) without a header or with one that does not fit.
+inline std::pair<int64_t, int64_t> acquired_columns(const IsmrmrdInfo* header, int64_t width) {
+  if (header)
+    if (auto c = header->acquired_columns(width)) return *c;
+  return {0, width};
+}
 
 // Parse / write ISMRMRD XML with libismrmrd (throws UserError naming `what` on bad XML).
 IsmrmrdInfo parse_ismrmrd_header(const std::string& xml, const std::string& what = "header");
@@ -121,6 +140,10 @@ void write_reconstruction(const std::filesystem::path& path, const Array<float>&
 // missing, has the wrong dtype/rank, or holds NaN/Inf (check_finite).
 Array<float> read_reconstruction(const std::filesystem::path& path,
                                  const std::string& key = "reconstruction");
+
+// Reads the 8-bit integer label volume `key` [slice y x] (e.g. the simulator's lesion_mask,
+// sim/truth_io.hpp); UserError naming the file if it is missing or not such a dataset.
+Array<uint8_t> read_label_volume(const std::filesystem::path& path, const std::string& key);
 
 // True if `path` starts with the HDF5 signature (also at the user-block offsets 512, 1024,
 // 2048, ... that HDF5 itself searches).

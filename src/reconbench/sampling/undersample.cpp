@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "reconbench/core/error.hpp"
 
@@ -33,13 +34,12 @@ UndersampledVolume undersample_volume(FastMriVolume full, MaskFunc& func,
   r.pad_right = w;
   if (!full.header_xml.empty()) {
     const IsmrmrdInfo info = parse_ismrmrd_header(full.header_xml, what + ": ismrmrd_header");
-    r.pad_left = info.padding_left();
-    r.pad_right = info.padding_right();
-    RB_CHECK(r.pad_left >= 0 && r.pad_left < r.pad_right && r.pad_left < w, what,
-             ": ismrmrd_header gives acquired phase-encode columns [", r.pad_left, ", ",
-             r.pad_right, ") (encodedSpace y ", info.enc_y, ", kspace_encoding_step_1 center ",
-             info.pe_center, ", maximum ", info.pe_max, ") which do not fit ", w, " columns");
-    r.pad_right = std::min(r.pad_right, w);  // numpy mask[..., r:] = 0 is a no-op past W
+    const auto cols = info.acquired_columns(w);
+    RB_CHECK(cols, what, ": ismrmrd_header gives acquired phase-encode columns [",
+             info.padding_left(), ", ", info.padding_right(), ") (encodedSpace y ", info.enc_y,
+             ", kspace_encoding_step_1 center ", info.pe_center, ", maximum ", info.pe_max,
+             ") which do not fit ", w, " columns");
+    std::tie(r.pad_left, r.pad_right) = *cols;
   }
 
   r.mask = func(w, seed);
