@@ -36,15 +36,20 @@ struct CommandInfo {
   int order = 100;          // position in the help listing (pipeline order)
 };
 
+// Generated reference text shown after the description in CMD --help and the docs (e.g. the
+// reconstruction methods' parameter tables); plain text that is also Markdown.
+using ReferenceText = std::function<std::string()>;
+
 using CommandFactory = std::function<std::unique_ptr<Command>()>;
 
 struct Registrar {
-  Registrar(CommandInfo info, CommandFactory factory);
+  Registrar(CommandInfo info, CommandFactory factory, ReferenceText reference = {});
 };
 
 struct RegisteredCommand {
   CommandInfo info;
   CommandFactory factory;
+  ReferenceText reference;  // may be empty
 };
 // Sorted by (order, name).
 std::vector<RegisteredCommand> registered_commands();

@@ -30,8 +30,8 @@ std::string escape_md(std::string s) {
 }
 }  // namespace
 
-Registrar::Registrar(CommandInfo info, CommandFactory factory) {
-  registry().push_back({std::move(info), std::move(factory)});
+Registrar::Registrar(CommandInfo info, CommandFactory factory, ReferenceText reference) {
+  registry().push_back({std::move(info), std::move(factory), std::move(reference)});
 }
 
 std::vector<RegisteredCommand> registered_commands() {
@@ -47,6 +47,7 @@ void build_app(CLI::App& app, std::vector<std::unique_ptr<Command>>& commands) {
     CLI::App* sub = app.add_subcommand(rc.info.name, rc.info.synopsis);
     std::string footer;
     if (!rc.info.description.empty()) footer += "\n" + rc.info.description + "\n";
+    if (rc.reference) footer += "\n" + rc.reference();
     if (!rc.info.examples.empty()) {
       footer += "\nExamples:\n";
       for (const auto& e : rc.info.examples) footer += "  " + e + "\n";
@@ -76,6 +77,7 @@ std::string markdown_reference() {
     CLI::App* sub = app.get_subcommand(rc.info.name);
     md << "\n## " << rc.info.name << "\n\n" << rc.info.synopsis << "\n\n";
     if (!rc.info.description.empty()) md << rc.info.description << "\n\n";
+    if (rc.reference) md << rc.reference() << "\n";
     auto opts = sub->get_options([](const CLI::Option* o) { return o->get_name() != "--help"; });
     md << "```\nreconbench " << rc.info.name;
     for (const auto* o : opts)

@@ -10,11 +10,25 @@
 
 namespace rb::ml {
 
+// The learned methods' parameters (--param), declared once: to add one, give it a member
+// with its default here, a row in learned_param_table() (pipeline.cpp) and use it in
+// make_learned_method.
+struct LearnedParams {
+  std::string device = "cpu";  // cpu | cuda | cuda:N
+  // Vendor normalisation of the input (VarNet: GE-like readouts zero-padded to 2x, as the
+  // Siemens training data). On by default for the learned methods, which were trained on
+  // 2x-oversampled data only; the classical methods, which need none, default to off.
+  bool normalize = true;
+};
+recon::ParamTable<LearnedParams> learned_param_table();
+
 // `recon --method unet|varnet --weights FILE`: loads FILE (+ FILE.json) once; slices run
 // one at a time (parallel_slices() = false) with torch intra-op threads = rb::num_threads().
-// cfg.params: device=cpu|cuda.
+// cfg.params are parsed with learned_param_table().
 std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind,
                                                  const ReconMethodConfig& cfg);
+std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind, const LearnedParams& p,
+                                                 const std::string& weights);
 
 // Converter from a fastMRI PyTorch state_dict saved as a plain dict of tensors:
 //   python3 -c "import torch; sd = torch.load('brain_leaderboard_state_dict.pt',

@@ -197,29 +197,52 @@ Array<float> Model::reconstruct(const SliceInput& in, bool vendor_normalize) {
 
 namespace {
 
+// A learned method over a model it owns (recon) or borrows (training validation).
 class LearnedMethod final : public ReconMethod {
  public:
-  LearnedMethod(std::string name, Model model, bool normalize)
-      : name_(std::move(name)), normalize_(normalize), model_(std::move(model)) {}
+  LearnedMethod(std::string name, std::unique_ptr<Model> model, bool normalize)
+      : name_(std::move(name)), normalize_(normalize), owned_(std::move(model)),
+        model_(owned_.get()) {}
+  LearnedMethod(std::string name, Model& model, bool normalize)
+      : name_(std::move(name)), normalize_(normalize), model_(&model) {}
   std::string name() const override { return name_; }
   bool parallel_slices() const override { return false; }
   Array<float> reconstruct_slice(const SliceInput& in) const override {
     std::lock_guard lock(mutex_);
-    return model_.reconstruct(in, normalize_);
+    return model_->reconstruct(in, normalize_);
   }
 
  private:
   std::string name_;
   bool normalize_;
   mutable std::mutex mutex_;
-  mutable Model model_;
+  std::unique_ptr<Model> owned_;
+  Model* model_;
 };
 
 }  // namespace
 
+std::unique_ptr<ReconMethod> model_method(Model& model, bool vendor_normalize) {
+  return std::make_unique<LearnedMethod>(model_kind_name(model.spec().kind), model, vendor_normalize);
+}
+
+recon::ParamTable<LearnedParams> learned_param_table() {
+  using P = LearnedParams;
+  return recon::ParamTable<P>(
+      {RB_PARAM(P, "device", device, "torch device: cpu, cuda or cuda:N"),
+       RB_PARAM(P, "normalize", normalize,
+                "vendor normalisation of the input (VarNet: GE-like readouts zero-padded to 2x "
+                "the recon width, as the training data)")});
+}
+
 std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind,
                                                  const ReconMethodConfig& cfg) {
-  std::filesystem::path weights = cfg.weights;
+  return make_learned_method(kind, learned_param_table().parse(cfg.params, kind), cfg.weights);
+}
+
+std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind, const LearnedParams& p,
+                                                 const std::string& weights_file) {
+  std::filesystem::path weights = weights_file;
   if (weights.empty()) {
     weights = source_dir() / "models" / (kind + "_small.pt");
     RB_CHECK(std::filesystem::exists(weights), "method ", kind,
@@ -229,19 +252,8 @@ std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind,
   Model model = Model::load(weights);
   RB_CHECK(model_kind_name(model.spec().kind) == kind, "weights ", weights.string(), " hold a ",
            model_kind_name(model.spec().kind), " model, not ", kind);
-  bool normalize = true;
-  for (const auto& [k, v] : cfg.params) {
-    if (k == "device") {
-      model.to(parse_device(v));
-    } else if (k == "normalize") {
-      RB_CHECK(v == "0" || v == "1", "method ", kind, ": --param normalize=", v,
-               ": expected 0 or 1");
-      normalize = v == "1";
-    } else {
-      throw UserError("method " + kind + ": unknown --param '" + k + "' (known: device, normalize)");
-    }
-  }
-  return std::make_unique<LearnedMethod>(kind, std::move(model), normalize);
+  model.to(parse_device(p.device));
+  return std::make_unique<LearnedMethod>(kind, std::make_unique<Model>(std::move(model)), p.normalize);
 }
 
 // ---------------------------------------------------------------------------------------

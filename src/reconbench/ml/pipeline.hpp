@@ -72,6 +72,10 @@ class Model {
   torch::Device device_{torch::kCPU};
 };
 
+// The model as a ReconMethod (Model::reconstruct per slice) without taking it over: for
+// reconstruct_volume (recon/run.hpp) during training. The model must outlive the method.
+std::unique_ptr<ReconMethod> model_method(Model& model, bool vendor_normalize = true);
+
 // "cpu" | "cuda" | "cuda:N"; UserError if CUDA is asked for but unavailable.
 torch::Device parse_device(const std::string& name);
 

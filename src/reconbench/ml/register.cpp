@@ -7,17 +7,21 @@
 namespace rb {
 
 void register_ml_methods() {
-  register_recon_method(
+  auto make = [](const char* kind) {
+    return [kind](const ml::LearnedParams& p, const ReconMethodConfig& cfg) {
+      return ml::make_learned_method(kind, p, cfg.weights);
+    };
+  };
+  register_recon_method<ml::LearnedParams>(
       "unet",
       "fastMRI U-Net baseline on the zero-filled RSS image (--weights FILE, default "
-      "models/unet_small.pt; --param device=cpu|cuda, normalize=1|0)",
-      [](const ReconMethodConfig& cfg) { return ml::make_learned_method("unet", cfg); });
-  register_recon_method(
+      "models/unet_small.pt; the instance normalisation makes normalize a no-op)",
+      ml::learned_param_table(), make("unet"));
+  register_recon_method<ml::LearnedParams>(
       "varnet",
       "End-to-End VarNet (Sriram 2020) on the undersampled k-space (--weights FILE, default "
-      "models/varnet_small.pt; --param device=cpu|cuda, normalize=1|0: pad GE-like "
-      "readouts to 2x, default 1)",
-      [](const ReconMethodConfig& cfg) { return ml::make_learned_method("varnet", cfg); });
+      "models/varnet_small.pt)",
+      ml::learned_param_table(), make("varnet"));
 }
 
 }  // namespace rb

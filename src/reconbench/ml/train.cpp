@@ -19,6 +19,7 @@
 #include "reconbench/fft/transforms.hpp"
 #include "reconbench/io/fastmri.hpp"
 #include "reconbench/ml/pipeline.hpp"
+#include "reconbench/recon/run.hpp"
 #include "reconbench/sampling/masks.hpp"
 
 namespace rb::ml {
@@ -64,11 +65,7 @@ class Split {
 };
 
 std::pair<int64_t, int64_t> padding_of(const FastMriFile& f) {
-  if (!f.has_header()) return {0, f.phase()};
-  const auto& h = f.header();
-  int64_t l = h.padding_left(), r = h.padding_right();
-  if (l < 0 || r > f.phase() || l >= r) return {0, f.phase()};  // header not for this matrix
-  return {l, r};
+  return acquired_columns(f.has_header() ? &f.header() : nullptr, f.phase());
 }
 
 // fastMRI's crop for the U-Net input: the target size, or (W, W) when the k-space is
@@ -310,49 +307,47 @@ struct ValResult {
   double ssim = -1, ssim_zero_filled = -1;
 };
 
+// Mean over slices of the SSIM of pred against gt [S h w] (centre-cropped to the smaller).
+double volume_ssim(const torch::Tensor& gt, const torch::Tensor& pred, double data_range) {
+  double sum = 0;
+  for (int64_t s = 0; s < gt.size(0); ++s) {
+    auto g = gt[s], p = pred[s];
+    if (p.sizes() != g.sizes()) std::tie(g, p) = center_crop_to_smallest(g, p);
+    sum += ssim_slice(g, p, data_range);
+  }
+  return sum / static_cast<double>(gt.size(0));
+}
+
 ValResult validate(Model& model, Split& val, MaskFunc& mf, int64_t max_files, bool with_zf) {
   const int64_t nfiles = max_files > 0 ? std::min<int64_t>(max_files, val.files().size())
                                        : static_cast<int64_t>(val.files().size());
   if (nfiles == 0) return {};
   int64_t total = 0;
   for (int64_t f = 0; f < nfiles; ++f) total += val.open(f).num_slices();
-  Progress progress("validate", total, "slice");
+  Progress progress("validate", total * (with_zf ? 2 : 1), "slice");
+  const auto method = model_method(model);
+  std::unique_ptr<ReconMethod> zero_filled;
+  if (with_zf) {
+    register_classical_methods();
+    zero_filled = make_recon_method("zero-filled", {});
+  }
   double sum = 0, sum_zf = 0;
   for (int64_t f = 0; f < nfiles; ++f) {
     const auto& file = val.open(f);
     const auto target = file.read_target();  // [S h w]
-    const int64_t S = target.dim(0), th = target.dim(1), tw = target.dim(2);
     auto gt = array_to_tensor(target.view());
     const double data_range = gt.max().item<double>();
-    Mask m = mf(file.phase(), seed_from_filename(file.path().filename().string()));
-    auto [pl, pr] = padding_of(file);
-    double vol = 0, vol_zf = 0;
-    for (int64_t s = 0; s < S; ++s) {
-      check_interrupted();
-      auto k = file.read_kspace_slice(s);
-      auto applied = apply_mask_inplace(k.view(), m.mask, pl, pr);
-      SliceInput in;
-      in.kspace = k.view();
-      in.mask = applied;
-      in.num_low_frequencies = m.num_low_frequencies;
-      in.acceleration = m.acceleration;
-      in.crop_h = th;
-      in.crop_w = tw;
-      auto pred = array_to_tensor(model.reconstruct(in).view());
-      auto g = gt[s];
-      if (pred.sizes() != g.sizes()) std::tie(g, pred) = center_crop_to_smallest(g, pred);
-      vol += ssim_slice(g, pred, data_range);
-      if (with_zf) {
-        auto [ch, cw] = unet_crop(file, th, tw);
-        auto zf = array_to_tensor(zero_filled_rss(k.view(), std::min(ch, file.readout()), cw).view());
-        auto gz = gt[s];
-        std::tie(gz, zf) = center_crop_to_smallest(gz, zf);
-        vol_zf += ssim_slice(gz, zf, data_range);
-      }
-      progress.tick();
-    }
-    sum += vol / S;
-    sum_zf += vol_zf / S;
+    // The file's validation mask (seeded by its name), applied by the one reconstruction loop.
+    const Mask m = mf(file.phase(), seed_from_filename(file.path().filename().string()));
+    RunOptions ro;
+    ro.undersample = &m;
+    ro.crop_h = target.dim(1);
+    ro.crop_w = target.dim(2);
+    ro.progress = &progress;
+    sum += volume_ssim(gt, array_to_tensor(reconstruct_volume(file, *method, ro).view()), data_range);
+    if (with_zf)
+      sum_zf += volume_ssim(gt, array_to_tensor(reconstruct_volume(file, *zero_filled, ro).view()),
+                            data_range);
   }
   progress.done();
   return {sum / nfiles, with_zf ? sum_zf / nfiles : -1};

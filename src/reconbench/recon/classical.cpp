@@ -1,15 +1,14 @@
 // The classical methods of `reconbench recon --method NAME`, registered by
-// register_classical_methods(). Keys of --param per method are listed in each help text and
-// map one-to-one onto the Options structs (recon/espirit.hpp, pics.hpp, grappa.hpp,
-// vendor.hpp).
+// register_classical_methods(), with their parameter tables: each key sets one member of the
+// Options structs (recon/espirit.hpp, pics.hpp, grappa.hpp, vendor.hpp).
 #include <cmath>
+#include <tuple>
 
 #include "reconbench/fft/fft.hpp"
 #include "reconbench/fft/transforms.hpp"
 #include "reconbench/recon/espirit.hpp"
 #include "reconbench/recon/grappa.hpp"
 #include "reconbench/recon/method.hpp"
-#include "reconbench/recon/params.hpp"
 #include "reconbench/recon/pics.hpp"
 #include "reconbench/recon/vendor.hpp"
 
@@ -18,23 +17,80 @@ namespace {
 
 using namespace rb::recon;
 
-EspiritOptions read_espirit(Params& p) {
-  EspiritOptions o;
-  o.maps = p.get("maps", int64_t{1});  // BART's default is 2; one map is the usual SENSE choice
-  o.kernel = p.get("kernel", o.kernel);
-  o.calib_max = p.get("calib", o.calib_max);
-  o.threshold = p.get("threshold", o.threshold);
-  o.crop = p.get("crop", o.crop);
-  o.soft_crop = p.get("soft_crop", o.soft_crop);
-  return o;
+// The options struct of every classical method: the one it uses of each group, with the
+// method's defaults (parameter tables below).
+struct ClassicalParams {
+  VendorOptions vendor;
+  GrappaOptions grappa;
+  EspiritOptions espirit = sense_espirit();
+  SenseOptions sense;
+  CsOptions cs;
+
+  // BART's ecalib default is 2 maps; one map is the usual SENSE choice.
+  static EspiritOptions sense_espirit() {
+    EspiritOptions e;
+    e.maps = 1;
+    return e;
+  }
+};
+using P = ClassicalParams;
+
+std::vector<Param<P>> vendor_rows() {
+  return {RB_PARAM(P, "normalize", vendor.enabled,
+                   "vendor normalisation (recon/vendor.hpp): readout to 2x the recon width, "
+                   "intensity scale, optional coil compression"),
+          RB_PARAM(P, "coils", vendor.virtual_coils,
+                   "with normalize: SVD coil compression to K virtual coils (0 = keep)"),
+          RB_PARAM(P, "target_scale", vendor.target_scale,
+                   "with normalize: image intensity after normalisation")};
 }
 
-VendorOptions read_vendor(Params& p) {
-  VendorOptions o;
-  o.enabled = p.get("normalize", false);
-  o.virtual_coils = p.get("coils", o.virtual_coils);
-  o.target_scale = p.get("target_scale", o.target_scale);
-  return o;
+std::vector<Param<P>> espirit_rows() {
+  return {RB_PARAM(P, "maps", espirit.maps, "ESPIRiT sensitivity sets (bart ecalib -m)"),
+          RB_PARAM(P, "kernel", espirit.kernel, "ESPIRiT kernel size (bart ecalib -k)"),
+          RB_PARAM(P, "calib", espirit.calib_max, "largest calibration box per axis (bart ecalib -r)"),
+          RB_PARAM(P, "threshold", espirit.threshold,
+                   "keep calibration kernels with sigma_i/sigma_0 > sqrt(t) (bart ecalib -t)"),
+          RB_PARAM(P, "crop", espirit.crop, "zero maps where the eigenvalue <= crop (bart ecalib -c)"),
+          RB_PARAM(P, "soft_crop", espirit.soft_crop, "soft s-curve weighting instead of the crop (bart ecalib -S)")};
+}
+
+ParamTable<P> zero_filled_table() { return ParamTable<P>(vendor_rows()); }
+
+ParamTable<P> grappa_table() {
+  ParamTable<P> t({RB_PARAM(P, "kernel_read", grappa.kernel_read, "readout extent of the source window (odd)"),
+                   RB_PARAM(P, "sources", grappa.sources_per_side, "nearest sampled columns used on each side"),
+                   RB_PARAM(P, "lambda", grappa.lambda, "Tikhonov weight, x trace(S^H S)/n"),
+                   RB_PARAM(P, "train_rows", grappa.train_rows, "central readout rows used for fitting (0 = all)")});
+  return t.add(vendor_rows());
+}
+
+ParamTable<P> sense_table() {
+  ParamTable<P> t({RB_PARAM(P, "lambda", sense.lambda, "Tikhonov weight (bart pics -l2 -r)"),
+                   RB_PARAM(P, "iter", sense.max_iter, "CG iterations (bart pics -i)")});
+  return t.add(espirit_rows()).add(vendor_rows());
+}
+
+ParamTable<P> cs_table(CsOptions::Reg reg) {
+  P d;
+  d.cs.reg = reg;
+  std::vector<Param<P>> rows = {
+      RB_PARAM(P, "lambda", cs.lambda,
+               reg == CsOptions::Reg::TV ? "TV weight (bart pics -R T:7:0:lambda)"
+                                         : "L1-wavelet weight (bart pics -R W:7:0:lambda)"),
+      RB_PARAM(P, "iter", cs.max_iter,
+               reg == CsOptions::Reg::TV ? "ADMM total inner CG iterations (bart pics -i)"
+                                         : "FISTA iterations (bart pics -i)"),
+      RB_PARAM(P, "seed", cs.seed, "cycle-spinning shifts seed (0 = bart's own sequence)")};
+  if (reg == CsOptions::Reg::L1Wavelet) {
+    rows.push_back(RB_PARAM(P, "cycle_spin", cs.cycle_spin, "random circular shift every iteration (bart default)"));
+  } else {
+    d.cs.lambda = 0.001f;
+    d.cs.max_iter = 200;  // fastMRI's TV baseline
+    rows.push_back(RB_PARAM(P, "rho", cs.rho, "ADMM penalty (bart pics -u)"));
+  }
+  ParamTable<P> t(rows, d);
+  return t.add(espirit_rows()).add(vendor_rows());
 }
 
 // Shared frame: optional vendor normalisation, the method's complex/magnitude image, the
@@ -46,40 +102,35 @@ class ClassicalMethod : public ReconMethod {
   std::string name() const override { return name_; }
 
   Array<float> reconstruct_slice(const SliceInput& in) const override {
-    header_ = in.header;
     RB_CHECK(in.kspace.ndim() == 3, name_, ": k-space slice must be [coil read phase], got ",
              shape_str(in.kspace.shape()));
     RB_CHECK(static_cast<int64_t>(in.mask.size()) == in.kspace.dim(2), name_, ": mask length ",
              in.mask.size(), " does not match the phase size ", in.kspace.dim(2));
     if (!vendor_.enabled) {
-      auto img = magnitude(in.kspace, in.mask, in.slice_index);
+      auto img = magnitude(in.kspace, in);
       return crop_for_output(img.view(), in.crop_h, in.crop_w);
     }
     NormalizedSlice ns = normalize_slice(in.kspace, in.header, vendor_);
-    auto img = magnitude(ns.kspace.view(), in.mask, in.slice_index);
+    auto img = magnitude(ns.kspace.view(), in);
     auto out = crop_for_output(img.view(), in.crop_h, in.crop_w);
     for (auto& v : out.vec()) v /= ns.scale;  // invert the intensity normalisation
     return out;
   }
 
  protected:
-  // [read phase] magnitude image of kspace [coil read phase].
-  virtual Array<float> magnitude(ArrayView<const cfloat> kspace, std::span<const float> mask,
-                                 int64_t slice) const = 0;
+  // [read phase] magnitude image of kspace [coil read phase] (the slice's k-space, or its
+  // vendor-normalised version; the phase axis is the slice's).
+  virtual Array<float> magnitude(ArrayView<const cfloat> kspace, const SliceInput& in) const = 0;
 
  private:
   std::string name_;
   VendorOptions vendor_;
-
- protected:
-  static thread_local const IsmrmrdInfo* header_;  // of the slice being reconstructed
 };
-thread_local const IsmrmrdInfo* ClassicalMethod::header_ = nullptr;
 
 class ZeroFilled final : public ClassicalMethod {
  public:
   using ClassicalMethod::ClassicalMethod;
-  Array<float> magnitude(ArrayView<const cfloat> k, std::span<const float>, int64_t) const override {
+  Array<float> magnitude(ArrayView<const cfloat> k, const SliceInput&) const override {
     auto img = ifft2c_copy(k);
     return rss(img.view());
   }
@@ -88,16 +139,11 @@ class ZeroFilled final : public ClassicalMethod {
 class GrappaMethod final : public ClassicalMethod {
  public:
   GrappaMethod(VendorOptions v, GrappaOptions o) : ClassicalMethod("grappa", v), opt_(o) {}
-  Array<float> magnitude(ArrayView<const cfloat> k, std::span<const float> mask, int64_t) const override {
+  Array<float> magnitude(ArrayView<const cfloat> k, const SliceInput& in) const override {
     GrappaOptions o = opt_;
-    if (header_) {  // fill only the acquired phase range [padding_left, padding_right)
-      const int64_t pl = header_->padding_left(), pr = header_->padding_right();
-      if (pl >= 0 && pr <= k.dim(2) && pl < pr) {
-        o.fill_begin = pl;
-        o.fill_end = pr;
-      }
-    }
-    auto filled = grappa(k, mask, o);
+    if (in.header)  // fill only the acquired phase columns (else interpolate only)
+      if (auto cols = in.header->acquired_columns(k.dim(2))) std::tie(o.fill_begin, o.fill_end) = *cols;
+    auto filled = grappa(k, in.mask, o);
     ifft2c(filled.view());
     return rss(filled.view());
   }
@@ -110,9 +156,9 @@ class SenseMethod final : public ClassicalMethod {
  public:
   SenseMethod(VendorOptions v, EspiritOptions e, SenseOptions s)
       : ClassicalMethod("sense", v), esp_(e), opt_(s) {}
-  Array<float> magnitude(ArrayView<const cfloat> k, std::span<const float> mask, int64_t) const override {
+  Array<float> magnitude(ArrayView<const cfloat> k, const SliceInput& in) const override {
     auto maps = espirit(k, esp_);
-    return combine_maps(sense_recon(k, maps.maps.view(), mask, opt_).view());
+    return combine_maps(sense_recon(k, maps.maps.view(), in.mask, opt_).view());
   }
 
  private:
@@ -124,12 +170,11 @@ class CsMethod final : public ClassicalMethod {
  public:
   CsMethod(std::string name, VendorOptions v, EspiritOptions e, CsOptions c)
       : ClassicalMethod(std::move(name), v), esp_(e), opt_(c) {}
-  Array<float> magnitude(ArrayView<const cfloat> k, std::span<const float> mask,
-                         int64_t slice) const override {
+  Array<float> magnitude(ArrayView<const cfloat> k, const SliceInput& in) const override {
     auto maps = espirit(k, esp_);
     CsOptions o = opt_;
-    o.seed = opt_.seed + static_cast<uint32_t>(slice);  // per slice, not per thread
-    return combine_maps(cs_recon(k, maps.maps.view(), mask, o).view());
+    o.seed = opt_.seed + static_cast<uint32_t>(in.slice_index);  // per slice, not per thread
+    return combine_maps(cs_recon(k, maps.maps.view(), in.mask, o).view());
   }
 
  private:
@@ -137,90 +182,44 @@ class CsMethod final : public ClassicalMethod {
   CsOptions opt_;
 };
 
-const char* kVendorKeys = "normalize=0|1 (vendor normalisation, recon/vendor.hpp), coils=K "
-                          "(SVD coil compression with normalize=1, 0 = keep)";
+using Made = std::unique_ptr<ReconMethod>;
 
 }  // namespace
 
 void register_classical_methods() {
-  register_recon_method(
-      "zero-filled",
-      cat("inverse FFT of the zero-filled k-space, RSS over coils, fastMRI crop. Params: ",
-          kVendorKeys),
-      [](const ReconMethodConfig& cfg) -> std::unique_ptr<ReconMethod> {
-        Params p(cfg.params, "zero-filled");
-        auto v = read_vendor(p);
-        p.finish();
-        return std::make_unique<ZeroFilled>("zero-filled", v);
-      });
-  register_recon_method(
-      "grappa",
-      cat("GRAPPA with one Tikhonov-regularised kernel per local sampling geometry, RSS. "
-          "Params: kernel_read=5, sources=1 (per side), lambda=0.1 (x trace(S^H S)/n), "
-          "train_rows=192; ",
-          kVendorKeys),
-      [](const ReconMethodConfig& cfg) -> std::unique_ptr<ReconMethod> {
-        Params p(cfg.params, "grappa");
-        GrappaOptions o;
-        o.kernel_read = p.get("kernel_read", o.kernel_read);
-        o.sources_per_side = p.get("sources", o.sources_per_side);
-        o.lambda = p.get("lambda", o.lambda);
-        o.train_rows = p.get("train_rows", o.train_rows);
-        auto v = read_vendor(p);
-        p.finish();
-        return std::make_unique<GrappaMethod>(v, o);
-      });
-  register_recon_method(
+  register_recon_method<P>(
+      "zero-filled", "inverse FFT of the zero-filled k-space, RSS over coils, fastMRI crop",
+      zero_filled_table(),
+      [](const P& p, const ReconMethodConfig&) -> Made { return std::make_unique<ZeroFilled>("zero-filled", p.vendor); });
+  register_recon_method<P>(
+      "grappa", "GRAPPA with one Tikhonov-regularised kernel per local sampling geometry, RSS",
+      grappa_table(),
+      [](const P& p, const ReconMethodConfig&) -> Made { return std::make_unique<GrappaMethod>(p.vendor, p.grappa); });
+  register_recon_method<P>(
       "sense",
-      cat("CG-SENSE with ESPIRiT maps and BART data scaling (bart ecalib -m1 + pics -l2 -r "
-          "lambda -S). Params: lambda=0.01, iter=30, maps=1, kernel=6, calib=24, "
-          "threshold=0.001, crop=0.8, soft_crop=0; ",
-          kVendorKeys),
-      [](const ReconMethodConfig& cfg) -> std::unique_ptr<ReconMethod> {
-        Params p(cfg.params, "sense");
-        SenseOptions s;
-        s.lambda = p.get("lambda", s.lambda);
-        s.max_iter = p.get("iter", s.max_iter);
-        auto e = read_espirit(p);
-        auto v = read_vendor(p);
-        p.finish();
-        return std::make_unique<SenseMethod>(v, e, s);
+      "CG-SENSE with ESPIRiT maps and BART data scaling (bart ecalib -m1 + pics -l2 -r lambda -S)",
+      sense_table(),
+      [](const P& p, const ReconMethodConfig&) -> Made {
+        return std::make_unique<SenseMethod>(p.vendor, p.espirit, p.sense);
       });
-  auto cs = [](CsOptions::Reg reg, const char* name, float lambda, int iter) {
-    return [=](const ReconMethodConfig& cfg) -> std::unique_ptr<ReconMethod> {
-      Params p(cfg.params, name);
-      CsOptions c;
-      c.reg = reg;
-      c.lambda = p.get("lambda", lambda);
-      c.max_iter = p.get("iter", iter);
-      c.seed = static_cast<uint32_t>(p.get("seed", int64_t{0}));
-      if (reg == CsOptions::Reg::L1Wavelet) {
-        c.cycle_spin = p.get("cycle_spin", c.cycle_spin);
-      } else {
-        c.rho = p.get("rho", c.rho);
-      }
-      auto e = read_espirit(p);
-      auto v = read_vendor(p);
-      p.finish();
-      return std::make_unique<CsMethod>(name, v, e, c);
-    };
-  };
-  register_recon_method(
+  register_recon_method<P>(
       "cs-wavelet",
-      cat("L1-wavelet compressed sensing with ESPIRiT maps, = bart pics -S -R W:7:0:lambda -i iter "
-          "(BART data scaling, BART's Daubechies-2 wavelet, FISTA and cycle-spinning shifts; "
-          "same result as bart to float rounding). Params: lambda=0.005, "
-          "iter=50, seed=0 (0 = bart's shifts), cycle_spin=1, ESPIRiT keys as sense; ",
-          kVendorKeys),
-      cs(CsOptions::Reg::L1Wavelet, "cs-wavelet", 0.005f, 50));
-  register_recon_method(
+      "L1-wavelet compressed sensing with ESPIRiT maps, = bart pics -S -R W:7:0:lambda -i iter "
+      "(BART data scaling, Daubechies-2 wavelet, FISTA, cycle spinning; bart's result to float "
+      "rounding)",
+      cs_table(CsOptions::Reg::L1Wavelet),
+      [](const P& p, const ReconMethodConfig&) -> Made {
+        return std::make_unique<CsMethod>("cs-wavelet", p.vendor, p.espirit, p.cs);
+      });
+  register_recon_method<P>(
       "cs-tv",
-      cat("isotropic total-variation compressed sensing with ESPIRiT maps, = bart pics -S "
-          "-R T:7:0:lambda -i iter (ADMM rho 0.5, over-relaxation 1.6, inner CG <= 10; iter bounds "
-          "the total inner CG iterations, as in bart; 200 as fastMRI's TV baseline). Params: "
-          "lambda=0.001, iter=200, rho=0.5, ESPIRiT keys as sense; ",
-          kVendorKeys),
-      cs(CsOptions::Reg::TV, "cs-tv", 0.001f, 200));
+      "isotropic total-variation compressed sensing with ESPIRiT maps, = bart pics -S -R "
+      "T:7:0:lambda -i iter (ADMM rho 0.5, over-relaxation 1.6, inner CG <= 10; iter bounds the "
+      "total inner CG iterations, as in bart)",
+      cs_table(CsOptions::Reg::TV),
+      [](const P& p, const ReconMethodConfig&) -> Made {
+        return std::make_unique<CsMethod>("cs-tv", p.vendor, p.espirit, p.cs);
+      });
 }
 
 }  // namespace rb

@@ -11,6 +11,7 @@
 
 #include "reconbench/core/array.hpp"
 #include "reconbench/io/fastmri.hpp"
+#include "reconbench/recon/params.hpp"
 
 namespace rb {
 
@@ -19,8 +20,7 @@ struct SliceInput {
   ArrayView<const cfloat> kspace;  // [coil read phase], zeros where unsampled
   std::span<const float> mask;     // [phase], 1 = sampled (padding columns already 0)
   int64_t num_low_frequencies = 0;  // 0 = derive from the mask
-  double acceleration = 0;
-  const IsmrmrdInfo* header = nullptr;  // may be null
+  const IsmrmrdInfo* header = nullptr;  // the file's ISMRMRD header; may be null
   int64_t crop_h = 320, crop_w = 320;   // output size (fastMRI crop incl. FLAIR-203 rule)
   int64_t slice_index = 0;              // index in the volume (seeds per-slice randomness)
 };
@@ -35,22 +35,52 @@ class ReconMethod {
   virtual bool parallel_slices() const { return true; }
 };
 
-// Registry so that cli/cmd_recon.cpp finds methods by name without knowing their modules;
-// each module exposes a registration function called explicitly by the CLI (static
-// registrars would be dropped from static libraries): recon/ register_classical_methods()
-// (zero-filled, grappa, sense, cs-wavelet, cs-tv), ml/ register_ml_methods() (unet,
-// varnet). Options come as key=value strings parsed by the method (documented in its
-// Options struct).
+// Registry so that the front ends find methods by name without knowing their modules; each
+// module exposes a registration function called explicitly by the CLI (static registrars
+// would be dropped from static libraries): recon/ register_classical_methods() (zero-filled,
+// grappa, sense, cs-wavelet, cs-tv), ml/ register_ml_methods() (unet, varnet). A method
+// declares its parameters once, as a recon::ParamTable (params.hpp) over its options struct;
+// the table parses `--param key=value`, and documents the keys for --list-methods and
+// docs/commands.md.
 struct ReconMethodConfig {
-  std::string weights;                       // for learned methods
-  std::map<std::string, std::string> params; // --param key=value
+  std::string weights;                        // for learned methods
+  std::map<std::string, std::string> params;  // --param key=value
+};
+struct MethodInfo {
+  std::string name, help;
+  std::vector<recon::ParamDoc> params;
 };
 using ReconMethodFactory = std::function<std::unique_ptr<ReconMethod>(const ReconMethodConfig&)>;
-void register_recon_method(const std::string& name, const std::string& help,
-                           ReconMethodFactory factory);
+// Throws UserError for a parameter map the method does not accept.
+using ReconParamCheck = std::function<void(const std::map<std::string, std::string>&)>;
+void register_recon_method(MethodInfo info, ReconParamCheck check, ReconMethodFactory factory);
+
+// Registers a method whose parameters are the table's: the factory receives them parsed.
+template <class O>
+void register_recon_method(
+    const std::string& name, const std::string& help, recon::ParamTable<O> table,
+    std::function<std::unique_ptr<ReconMethod>(const O&, const ReconMethodConfig&)> make) {
+  auto t = std::make_shared<const recon::ParamTable<O>>(std::move(table));
+  register_recon_method(
+      MethodInfo{name, help, t->docs()},
+      [t, name](const std::map<std::string, std::string>& p) { (void)t->parse(p, name); },
+      [t, name, make](const ReconMethodConfig& cfg) { return make(t->parse(cfg.params, name), cfg); });
+}
+
 std::unique_ptr<ReconMethod> make_recon_method(const std::string& name,
                                                const ReconMethodConfig& cfg);
-std::vector<std::pair<std::string, std::string>> recon_method_names();  // (name, help)
+// UserError naming the method (unknown method) or the key (unknown or malformed parameter),
+// without building the method (front ends check their whole configuration before work).
+void check_recon_params(const std::string& name, const std::map<std::string, std::string>& params);
+bool method_has_param(const std::string& name, const std::string& key);
+// `METHOD:key=value` specs (the demo's --param) grouped per method, every one checked against
+// its method's table before any work: UserError naming the spec.
+std::map<std::string, std::map<std::string, std::string>> parse_method_params(
+    const std::vector<std::string>& specs);
+std::vector<MethodInfo> recon_methods();  // sorted by name
+// Every method with its parameters (key, type, default, help), as plain text that is also
+// Markdown: `recon --list-methods` and the recon section of docs/commands.md.
+std::string recon_method_reference();
 void register_classical_methods();  // defined in recon/
 
 // fastMRI's output crop for an image [.. H W]: the header's reconSpace (x, y) matrix (320 x 320

@@ -3,62 +3,41 @@
 #include <charconv>
 #include <cmath>
 
-#include "reconbench/core/error.hpp"
-
 namespace rb::recon {
 
-Params::Params(const std::map<std::string, std::string>& params, std::string method)
-    : params_(params), method_(std::move(method)) {}
-
-const std::string* Params::find(const std::string& key) {
-  known_.insert(key);
-  auto it = params_.find(key);
-  return it == params_.end() ? nullptr : &it->second;
-}
-
-double Params::get(const std::string& key, double def) {
-  const std::string* v = find(key);
-  if (!v) return def;
-  double out = 0;
-  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  RB_CHECK(ec == std::errc() && ptr == v->data() + v->size() && std::isfinite(out),
-           "--param ", key, "=", *v, ": not a number (method ", method_, ")");
-  return out;
-}
-
-float Params::get(const std::string& key, float def) {
-  return static_cast<float>(get(key, static_cast<double>(def)));
-}
-
-int64_t Params::get(const std::string& key, int64_t def) {
-  const std::string* v = find(key);
-  if (!v) return def;
+int64_t parse_int_param(const std::string& value, const std::string& what) {
   int64_t out = 0;
-  auto [ptr, ec] = std::from_chars(v->data(), v->data() + v->size(), out);
-  RB_CHECK(ec == std::errc() && ptr == v->data() + v->size(), "--param ", key, "=", *v,
-           ": not an integer (method ", method_, ")");
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  RB_CHECK(!value.empty() && ec == std::errc() && ptr == value.data() + value.size(), what,
+           ": not an integer");
   return out;
 }
 
-int Params::get(const std::string& key, int def) {
-  return static_cast<int>(get(key, static_cast<int64_t>(def)));
+double parse_float_param(const std::string& value, const std::string& what) {
+  double out = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), out);
+  RB_CHECK(!value.empty() && ec == std::errc() && ptr == value.data() + value.size() &&
+               std::isfinite(out),
+           what, ": not a finite number");
+  return out;
 }
 
-bool Params::get(const std::string& key, bool def) {
-  const std::string* v = find(key);
-  if (!v) return def;
-  if (*v == "1" || *v == "true" || *v == "yes" || *v == "on") return true;
-  if (*v == "0" || *v == "false" || *v == "no" || *v == "off") return false;
-  throw UserError(cat("--param ", key, "=", *v, ": expected 0/1/true/false (method ", method_, ")"));
+bool parse_bool_param(const std::string& value, const std::string& what) {
+  if (value == "1" || value == "true" || value == "yes" || value == "on") return true;
+  if (value == "0" || value == "false" || value == "no" || value == "off") return false;
+  throw UserError(cat(what, ": expected 1/true/yes/on or 0/false/no/off"));
 }
 
-void Params::finish() const {
-  std::string unknown, known;
-  for (const auto& [k, v] : params_)
-    if (!known_.count(k)) unknown += (unknown.empty() ? "" : ", ") + k;
-  for (const auto& k : known_) known += (known.empty() ? "" : ", ") + k;
-  RB_CHECK(unknown.empty(), "--param: unknown key(s) ", unknown, " for method ", method_,
-           " (known: ", known.empty() ? "none" : known, ")");
+namespace {
+template <class T>
+std::string shortest(T v) {
+  char buf[64];
+  auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, ptr) : std::to_string(v);
 }
+}  // namespace
+
+std::string format_param(double v) { return shortest(v); }
+std::string format_param(float v) { return shortest(v); }
 
 }  // namespace rb::recon

@@ -205,7 +205,8 @@ TEST(Pipeline, VendorNormalizeSwitchPadsOnlyGeLikeReadouts) {
   siemens.recon_x = 10;
   EXPECT_EQ(varnet_kspace(k.view(), &siemens, true).vec(), k.vec());
 
-  // The learned methods take --param normalize=0|1 and reject anything else, naming it.
+  // The learned methods take --param normalize (the one bool grammar of recon/params.hpp) and
+  // reject anything else, naming it.
   auto dir = temp_dir("normalize");
   ModelSpec spec = ModelSpec::defaults(ModelKind::VarNet);
   spec.num_cascades = 1;
@@ -220,12 +221,19 @@ TEST(Pipeline, VendorNormalizeSwitchPadsOnlyGeLikeReadouts) {
     cfg.params = {{"normalize", v}};
     return make_learned_method("varnet", cfg);
   };
-  auto on = make("1"), raw = make("0");
+  auto on = make("yes"), raw = make("0");
   try {
-    make("yes");
-    ADD_FAILURE() << "normalize=yes accepted";
+    make("maybe");
+    ADD_FAILURE() << "normalize=maybe accepted";
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("normalize=yes"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("normalize=maybe"), std::string::npos) << e.what();
+  }
+  try {
+    cfg.params = {{"normalise", "1"}};
+    make_learned_method("varnet", cfg);
+    ADD_FAILURE() << "unknown key accepted";
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'normalise'"), std::string::npos) << e.what();
   }
   std::vector<float> mask(16, 0.f);
   for (int j = 0; j < 16; j += 2) mask[j] = 1;

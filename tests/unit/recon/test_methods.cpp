@@ -15,9 +15,10 @@ namespace {
 TEST(Registry, KnowsClassicalMethodsAndRejectsUnknown) {
   register_classical_methods();
   std::vector<std::string> names;
-  for (const auto& [n, h] : recon_method_names()) {
-    names.push_back(n);
-    EXPECT_FALSE(h.empty()) << n;
+  for (const auto& m : recon_methods()) {
+    names.push_back(m.name);
+    EXPECT_FALSE(m.help.empty()) << m.name;
+    EXPECT_FALSE(m.params.empty()) << m.name;  // every classical method takes normalize
   }
   for (const char* n : {"zero-filled", "grappa", "sense", "cs-wavelet", "cs-tv"})
     EXPECT_NE(std::find(names.begin(), names.end(), n), names.end()) << n;
@@ -38,13 +39,78 @@ TEST(Registry, ParamsAreCheckedAndNamed) {
     make_recon_method("cs-wavelet", cfg);
     FAIL();
   } catch (const UserError& e) {
-    EXPECT_NE(std::string(e.what()).find("lamda"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("'lamda'"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("known: lambda, iter"), std::string::npos) << e.what();
   }
+  // The example docs/commands.md once showed: `iters` is not SENSE's key (`iter` is).
+  try {
+    check_recon_params("sense", {{"iters", "10"}});
+    FAIL();
+  } catch (const UserError& e) {
+    EXPECT_NE(std::string(e.what()).find("unknown key 'iters'"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(check_recon_params("sense", {{"iter", "10"}}));
+  EXPECT_THROW(check_recon_params("nope", {}), UserError);
   cfg.params.clear();
   cfg.params["lambda"] = "abc";
   EXPECT_THROW(make_recon_method("sense", cfg), UserError);
   cfg.params["lambda"] = "0.02";
   EXPECT_NO_THROW(make_recon_method("sense", cfg));
+  cfg.params = {{"iter", "1.5"}};
+  EXPECT_THROW(make_recon_method("sense", cfg), UserError);
+  cfg.params = {{"seed", "-1"}};  // an unsigned member: out of range
+  EXPECT_THROW(make_recon_method("cs-wavelet", cfg), UserError);
+}
+
+// One table per method: parsing, the documented defaults and the bool grammar.
+struct TableOptions {
+  int64_t n = 3;
+  float x = 0.5f;
+  bool on = false;
+  std::string s = "cpu";
+  struct {
+    int k = 6;
+  } inner;
+};
+
+TEST(Registry, ParamTableParsesDocumentsAndRejects) {
+  using O = TableOptions;
+  recon::ParamTable<O> t({RB_PARAM(O, "n", n, "count"), RB_PARAM(O, "x", x, "weight"),
+                          RB_PARAM(O, "on", on, "switch"), RB_PARAM(O, "s", s, "name"),
+                          RB_PARAM(O, "k", inner.k, "nested")});
+  const O o = t.parse({{"n", "7"}, {"x", "1e-3"}, {"on", "yes"}, {"s", "cuda:1"}, {"k", "3"}}, "m");
+  EXPECT_EQ(o.n, 7);
+  EXPECT_FLOAT_EQ(o.x, 1e-3f);
+  EXPECT_TRUE(o.on);
+  EXPECT_EQ(o.s, "cuda:1");
+  EXPECT_EQ(o.inner.k, 3);
+  for (const char* v : {"1", "true", "yes", "on"}) EXPECT_TRUE(t.parse({{"on", v}}, "m").on) << v;
+  for (const char* v : {"0", "false", "no", "off"}) EXPECT_FALSE(t.parse({{"on", v}}, "m").on) << v;
+  EXPECT_THROW(t.parse({{"on", "maybe"}}, "m"), UserError);
+  EXPECT_THROW(t.parse({{"x", "nan"}}, "m"), UserError);
+  EXPECT_THROW(t.parse({{"n", ""}}, "m"), UserError);
+  const auto d = t.docs();
+  ASSERT_EQ(d.size(), 5u);
+  EXPECT_EQ(d[0].key, "n");
+  EXPECT_EQ(d[0].type, "int");
+  EXPECT_EQ(d[0].default_value, "3");
+  EXPECT_EQ(d[1].type, "float");
+  EXPECT_EQ(d[1].default_value, "0.5");
+  EXPECT_EQ(d[2].default_value, "false");
+  EXPECT_EQ(d[3].default_value, "cpu");
+  EXPECT_EQ(d[4].default_value, "6");
+}
+
+TEST(Registry, ReferenceListsRealKeysAndMethodDefaults) {
+  register_classical_methods();
+  const std::string ref = recon_method_reference();
+  EXPECT_NE(ref.find("`iter=30` (int)"), std::string::npos) << ref;       // sense
+  EXPECT_NE(ref.find("`iter=200` (int)"), std::string::npos) << ref;      // cs-tv
+  EXPECT_NE(ref.find("`maps=1` (int)"), std::string::npos) << ref;        // not BART's 2
+  EXPECT_NE(ref.find("`normalize=false` (bool)"), std::string::npos) << ref;
+  EXPECT_EQ(ref.find("iters"), std::string::npos) << ref;
+  EXPECT_TRUE(method_has_param("grappa", "normalize"));
+  EXPECT_FALSE(method_has_param("grappa", "iter"));
 }
 
 TEST(Crop, ReconSpaceAndFlair203Rule) {
