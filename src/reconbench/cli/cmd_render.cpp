@@ -6,13 +6,12 @@
 #include <iostream>
 #include <map>
 
-#include <nlohmann/json.hpp>
-
 #include "reconbench/cli/command.hpp"
 #include "reconbench/core/error.hpp"
 #include "reconbench/core/fs.hpp"
 #include "reconbench/io/fastmri.hpp"
 #include "reconbench/io/png.hpp"
+#include "reconbench/sim/manifest.hpp"
 #include "reconbench/sim/volume.hpp"
 
 namespace {
@@ -67,17 +66,13 @@ struct RenderCmd final : rb::cli::Command {
       const fs::path p(in);
       if (fs::is_directory(p) && fs::exists(p / "manifest.json")) {
         // A simulated dataset: masked files are shown through their hidden ground truth.
-        const auto j = nlohmann::json::parse(rb::read_file(p / "manifest.json"));
-        for (const auto& e : j.at("files")) {
-          const fs::path f = p / e.at("file").get<std::string>();
-          const bool gt = e.contains("ground_truth") && e.at("ground_truth").is_string();
+        for (const auto& e : rb::sim::read_manifest(p).files) {
+          const fs::path f = p / e.file;
           rb::Array<float> img =
-              gt ? middle(rb::read_reconstruction(p / e.at("ground_truth").get<std::string>(),
-                                                  "reconstruction_rss"))
-                 : rb::FastMriFile(f).read_target_slice(e.at("slices").get<int64_t>() / 2);
-          const std::string key =
-              e.at("contrast").get<std::string>() + " / " + e.at("vendor").get<std::string>();
-          groups[key].emplace_back(f, std::move(img));
+              !e.ground_truth.empty()
+                  ? middle(rb::read_reconstruction(p / e.ground_truth, "reconstruction_rss"))
+                  : rb::FastMriFile(f).read_target_slice(e.slices / 2);
+          groups[e.contrast + " / " + e.vendor].emplace_back(f, std::move(img));
           ++nfiles;
         }
         continue;

@@ -14,6 +14,7 @@
 #include "reconbench/core/progress.hpp"
 #include "reconbench/io/fastmri.hpp"
 #include "reconbench/sampling/masks.hpp"
+#include "reconbench/sampling/tracks.hpp"
 #include "reconbench/sim/rng.hpp"
 #include "reconbench/sim/truth_io.hpp"
 
@@ -103,12 +104,12 @@ std::vector<FilePlan> plan_dataset(const Profile& prof, uint64_t seed,
   auto add_split = [&](const std::string& split, const std::string& dir, int split_code,
                        const std::vector<std::pair<std::string, int>>& tracks,
                        const std::vector<std::pair<Vendor, int>>& vendors) {
-    // tracks: (track, count) with acceleration from the name; vendors: (vendor, count)
+    // tracks: (track, count) with the track's acceleration; vendors: (vendor, count)
     std::vector<std::tuple<std::string, int, Vendor>> items;  // track, accel, vendor
     if (!tracks.empty()) {
       for (const auto& [t, n] : tracks)
         for (int i = 0; i < n; ++i)
-          items.emplace_back(t, t.find("8x") != std::string::npos ? 8 : 4,
+          items.emplace_back(t, find_track(t).acceleration,
                              split == "transfer" ? (i < vendors[0].second ? vendors[0].first : vendors[1].first)
                                                  : Vendor::Siemens);
     } else {
@@ -178,8 +179,8 @@ std::vector<FilePlan> plan_dataset(const Profile& prof, uint64_t seed,
   return out;
 }
 
-nlohmann::json write_volume(const fs::path& out, const FilePlan& plan, SimulatedVolume& vol,
-                            bool write_truth) {
+ManifestFile write_volume(const fs::path& out, const FilePlan& plan, SimulatedVolume& vol,
+                          bool write_truth) {
   const VolumeSpec& s = plan.spec;
   const std::string file = plan.dir + "/" + s.name + ".h5";
   const std::string truth = "truth/" + plan.dir + "/" + s.name + "_truth.h5";
@@ -204,11 +205,7 @@ nlohmann::json write_volume(const fs::path& out, const FilePlan& plan, Simulated
   fv.patient_id = plan.patient_id;
   int64_t nlf = 0;
   if (masked) {
-    MaskFuncOptions mo;
-    mo.type = MaskType::EquispacedFraction;
-    mo.center_fractions = {plan.acceleration == 8 ? 0.04 : 0.08};
-    mo.accelerations = {static_cast<double>(plan.acceleration)};
-    MaskFunc mf(mo);
+    MaskFunc mf(track_mask_options(find_track(plan.track)));
     const Mask m = mf(vol.header.enc_y, seed_from_filename(s.name + ".h5"));
     nlf = m.num_low_frequencies;
     Array<cfloat> k = vol.kspace;  // keep the fully sampled copy for the pair/truth
@@ -247,21 +244,21 @@ nlohmann::json write_volume(const fs::path& out, const FilePlan& plan, Simulated
       vol.kspace_nolesion = std::move(pv.kspace);
     }
   }
-  nlohmann::json e;
-  e["file"] = file;
-  e["split"] = plan.split;
-  e["track"] = plan.track.empty() ? nlohmann::json(nullptr) : nlohmann::json(plan.track);
-  e["contrast"] = s.acquisition;
-  e["vendor"] = vendor_name(s.vendor);
-  e["field_t"] = s.field_t;
-  e["coils"] = s.coils;
-  e["slices"] = s.slices;
-  e["readout"] = vol.header.enc_x;
-  e["phase"] = vol.header.enc_y;
-  e["recon"] = {vol.header.recon_x, vol.header.recon_y};
-  e["acceleration"] = masked ? nlohmann::json(plan.acceleration) : nlohmann::json(nullptr);
-  e["patient_id"] = plan.patient_id;
-  nlohmann::json les = nlohmann::json::array();
+  ManifestFile e;
+  e.file = file;
+  e.sim_split = plan.split;
+  e.track = plan.track;
+  e.contrast = s.acquisition;
+  e.vendor = vendor_name(s.vendor);
+  e.field_t = s.field_t;
+  e.coils = s.coils;
+  e.slices = s.slices;
+  e.readout = vol.header.enc_x;
+  e.phase = vol.header.enc_y;
+  e.recon_h = vol.header.recon_x;
+  e.recon_w = vol.header.recon_y;
+  e.acceleration = masked ? plan.acceleration : 0;
+  e.patient_id = plan.patient_id;
   for (size_t l = 0; l < vol.lesions.size(); ++l) {
     int s0 = -1, s1 = -1, x0 = 1 << 30, y0 = 1 << 30, x1 = -1, y1 = -1;
     for (const auto& b : vol.boxes) {
@@ -273,18 +270,20 @@ nlohmann::json write_volume(const fs::path& out, const FilePlan& plan, Simulated
       x1 = std::max(x1, b.x + b.width);
       y1 = std::max(y1, b.y + b.height);
     }
-    nlohmann::json lj;
-    lj["type"] = lesion_type_name(vol.lesions[l].type);
-    lj["slice_range"] = s0 < 0 ? nlohmann::json(nullptr) : nlohmann::json({s0, s1});
-    lj["box"] = s0 < 0 ? nlohmann::json(nullptr) : nlohmann::json({x0, y0, x1 - x0, y1 - y0});
-    les.push_back(lj);
+    ManifestLesion lj;
+    lj.type = lesion_type_name(vol.lesions[l].type);
+    if (s0 >= 0) {
+      lj.slice_range = std::array<int64_t, 2>{s0, s1};
+      lj.box = std::array<int64_t, 4>{x0, y0, x1 - x0, y1 - y0};
+    }
+    e.lesion_info.push_back(lj);
   }
-  e["lesions"] = les;
-  e["has_pair"] = pair && write_truth;
-  e["truth"] = write_truth ? nlohmann::json(truth) : nlohmann::json(nullptr);
-  e["nolesion"] = pair && write_truth ? nlohmann::json(nolesion) : nlohmann::json(nullptr);
-  e["ground_truth"] = masked ? nlohmann::json(gt) : nlohmann::json(nullptr);
-  e["snr"] = vol.snr;
+  e.has_pair = pair && write_truth;
+  e.truth = write_truth ? truth : "";
+  e.nolesion = pair && write_truth ? nolesion : "";
+  e.ground_truth = masked ? gt : "";
+  e.snr = vol.snr;
+  derive_fields(e);
   return e;
 }
 
@@ -372,18 +371,18 @@ DatasetSummary simulate_dataset(const DatasetOptions& opts) {
   int64_t total_slices = 0;
   for (const auto& f : sum.files) total_slices += f.spec.slices;
   Progress progress("simulate", total_slices, "slice");
-  nlohmann::json manifest;
-  manifest["seed"] = opts.seed;
-  manifest["profile"] = opts.profile.name;
-  manifest["version"] = kSimulatorVersion;
-  manifest["anatomy"] = atlas.procedural ? "procedural" : "colin27";
-  manifest["files"] = nlohmann::json::array();
+  Manifest manifest;
+  manifest.root = opts.out;
+  manifest.seed = opts.seed;
+  manifest.profile = opts.profile.name;
+  manifest.version = kSimulatorVersion;
+  manifest.anatomy = atlas.procedural ? "procedural" : "colin27";
   std::ostringstream csv;
   csv << "file,slice,study_level,x,y,width,height,label\n";
   for (const auto& plan : sum.files) {
     check_interrupted();
     SimulatedVolume vol = simulate_volume(plan.spec, atlas, &progress);
-    manifest["files"].push_back(write_volume(opts.out, plan, vol, opts.write_truth));
+    manifest.files.push_back(write_volume(opts.out, plan, vol, opts.write_truth));
     for (const auto& b : vol.boxes)
       csv << plan.spec.name << ".h5," << b.slice << ",No," << b.x << "," << b.y << "," << b.width
           << "," << b.height << "," << lesion_type_name(vol.lesions[b.lesion].type) << "\n";
@@ -393,7 +392,7 @@ DatasetSummary simulate_dataset(const DatasetOptions& opts) {
     fs::create_directories(opts.out / "truth");
     write_file_atomic(opts.out / "truth" / "annotations.csv", csv.str());
   }
-  write_file_atomic(opts.out / "manifest.json", manifest.dump(1) + "\n");
+  write_manifest(opts.out, manifest);
   sum.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return sum;
 }

@@ -1,17 +1,7 @@
 // The built-in challenge dataset: profiles, the per-file plan and the writer of the whole
 // fastMRI-style layout (design/simulator.md; paper Table I, scaled).
 //
-//   OUT/manifest.json
-//     {"seed", "profile", "version", "anatomy",
-//      "files": [{"file": "multicoil_test/file_brain_AXT2_201_3000001.h5",
-//                 "split": "train"|"val"|"test"|"challenge"|"transfer",
-//                 "track": "multicoil_4x"|"multicoil_8x"|"transfer_4x"|null,
-//                 "contrast", "vendor": "siemens"|"philips"|"ge", "field_t", "coils",
-//                 "slices", "readout", "phase", "recon": [h, w], "acceleration": 4|8|null,
-//                 "lesions": [{"type", "slice_range": [first, last], "box": [x, y, w, h]}],
-//                 "has_pair", "truth": "truth/<dir>/<name>_truth.h5",
-//                 "nolesion": "truth/<dir>/<name>_nolesion.h5"|null,
-//                 "ground_truth": "ground_truth/<dir>/<name>.h5"|null, "patient_id"}]}
+//   OUT/manifest.json   the index of every file (sim/manifest.hpp)
 //   OUT/multicoil_train/*.h5, OUT/multicoil_val/*.h5   fully sampled, Siemens-like
 //   OUT/multicoil_test/*.h5, OUT/multicoil_challenge/*.h5   4X and 8X, masked
 //   OUT/transfer_challenge/*.h5   4X, GE-like and Philips-like
@@ -25,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "reconbench/sim/manifest.hpp"
 #include "reconbench/sim/volume.hpp"
 
 namespace rb::sim {
@@ -65,7 +56,7 @@ struct DatasetOptions {
   uint64_t seed = 0;
   std::filesystem::path out;
   std::vector<std::string> splits;   // empty = all
-  std::filesystem::path template_dir;  // empty = default
+  std::filesystem::path template_dir = {};  // empty = default
   bool procedural = false;           // force the procedural phantom
   bool write_truth = true;
 };
@@ -83,7 +74,7 @@ std::string summary_table(const std::vector<FilePlan>& files);
 
 // Write one simulated volume into the layout (used by simulate_dataset and tests);
 // returns the manifest entry.
-nlohmann::json write_volume(const std::filesystem::path& out, const FilePlan& plan,
-                            SimulatedVolume& vol, bool write_truth);
+ManifestFile write_volume(const std::filesystem::path& out, const FilePlan& plan,
+                          SimulatedVolume& vol, bool write_truth);
 
 }  // namespace rb::sim
