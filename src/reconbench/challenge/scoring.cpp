@@ -11,9 +11,7 @@ namespace fs = std::filesystem;
 eval::EvalOptions scoring_options() {
   eval::EvalOptions o;
   o.progress = false;
-  o.metrics.masked = true;
-  o.bootstrap.resamples = 2000;
-  o.bootstrap.seed = 20201;
+  o.metrics.masked = true;  // bootstrap: the one configuration (eval::BootstrapOptions)
   return o;
 }
 

@@ -27,8 +27,8 @@ struct ScoreResult {
   std::string spec_hash, evaluator, manifest_hash;
 };
 
-// Scoring options used by the server, workers and rescore (bootstrap B and seed fixed so a
-// score is reproducible; the spec hash covers them).
+// Scoring options used by the server, workers, rescore and the demo (masked metrics; the
+// one bootstrap configuration of eval::BootstrapOptions, so a score is reproducible).
 eval::EvalOptions scoring_options();
 std::string current_spec_hash();
 std::string evaluator_version();  // "reconbench 0.1.0 / reconbench-eval-1"

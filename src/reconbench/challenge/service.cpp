@@ -277,30 +277,8 @@ nlohmann::json Service::close_phase(const std::string& phase) {
   nlohmann::json out = {{"phase", phase}, {"closed", true}, {"studies", nlohmann::json::array()}};
   if (phase != "challenge") return out;
   for (const auto& track : all_tracks()) {
-    auto files = track_files(manifest_, phase, track);
-    if (files.empty()) continue;
-    // Cases: most lesions first, contrasts interleaved (paper: 2 T1POST, 2 T2, 2 FLAIR).
-    std::stable_sort(files.begin(), files.end(), [](const ManifestFile& a, const ManifestFile& b) {
-      return a.lesions > b.lesions;
-    });
-    std::vector<Store::StudyCase> cases;
-    std::map<std::string, int64_t> per_contrast;
-    const int64_t want = opts_.study_cases;
-    for (int pass = 0; pass < 2 && static_cast<int64_t>(cases.size()) < want; ++pass)
-      for (const auto& f : files) {
-        if (static_cast<int64_t>(cases.size()) >= want) break;
-        bool taken = false;
-        for (const auto& c : cases) taken = taken || c.volume == f.name;
-        if (taken) continue;
-        const int64_t cap = std::max<int64_t>(1, (want + 2) / 3);
-        if (pass == 0 && per_contrast[f.contrast] >= cap) continue;
-        ++per_contrast[f.contrast];
-        // Show the slice through the (first) lesion where the manifest gives one.
-        const int64_t slice = f.lesion_slice >= 0 && (f.slices <= 0 || f.lesion_slice < f.slices)
-                                  ? f.lesion_slice
-                                  : std::max<int64_t>(0, f.slices / 2);
-        cases.push_back({f.name, slice});
-      }
+    const auto cases = study_cases(track_files(manifest_, phase, track), opts_.study_cases);
+    if (cases.empty()) continue;
     const int64_t id = store_->create_study(phase, track.name, current_spec_hash(), cases, opts_.finalists);
     if (id > 0) out["studies"].push_back({{"id", id}, {"track", track.name}, {"cases", cases.size()}});
   }

@@ -33,8 +33,8 @@ struct ServiceOptions {
   // Empty: "$RECONBENCH_VALIDATOR validate-child" if that is set, else "/proc/self/exe
   // validate-child" when this process is the reconbench binary; in any other program
   // validation then fails as a platform error (no unsandboxed fallback).
-  std::vector<std::string> validator;
-  SandboxLimits validator_limits;
+  std::vector<std::string> validator = {};
+  SandboxLimits validator_limits = {};
 };
 
 class Service {
@@ -90,8 +90,44 @@ class Service {
   int64_t rescore_all();
 
   // Close a phase; for the challenge phase create the reader studies (top `finalists` per
-  // track by SSIM; cases: the track volumes with the most lesions, contrasts interleaved).
+  // track by SSIM; cases: study_cases() of the track's volumes).
   nlohmann::json close_phase(const std::string& phase);
+
+  // --- front ends' submission paths (service_submit.cpp): `reconbench challenge`, the demo
+
+  // A participant account (random password; API tokens via `challenge token`) with its team.
+  struct TeamAccount {
+    int64_t user_id = 0, team_id = 0;
+  };
+  TeamAccount add_team(const std::string& username, const std::string& team);
+  // The first organiser account (created as "admin" if there is none).
+  int64_t organiser_id();
+
+  // The .h5 files of `dir` (names = submission file names) as one submission of `user_id`
+  // for team `team_id`, or, with team_id 0 and a `baseline` label, an organiser's pinned
+  // baseline row: stored in the blob store and validated here and now
+  // (process_submission). Returns submission_view.
+  nlohmann::json submit_directory(const std::string& phase, const std::string& track,
+                                  int64_t team_id, int64_t user_id,
+                                  const std::filesystem::path& dir,
+                                  const std::string& description,
+                                  const std::string& baseline = "");
+
+  // The leaderboard of a phase and track under the current metric spec, without the
+  // participant visibility rules (organiser view; Store::leaderboard).
+  nlohmann::json leaderboard(const std::string& phase, const std::string& track);
+
+  // One reader's read of one case in candidate-slot terms (slot k = the study's k-th
+  // finalist): rank[k] (1 = best) and likert[item][k] (1..4).
+  struct SlotRead {
+    std::vector<int64_t> rank;
+    std::map<std::string, std::vector<int64_t>> likert;
+  };
+  // Stores `reads` (one per case, in case order) as reader `reader` (a reader account,
+  // created if missing), each translated to the blinded letters this reader is shown
+  // (Store::reader_positions), as the web reading UI saves them.
+  void save_reads(int64_t study_id, const std::string& reader, const std::vector<SlotRead>& reads,
+                  const std::string& comment);
 
   // Reader-study results with letters mapped back to teams (organisers only).
   nlohmann::json study_results(int64_t study_id);
@@ -102,6 +138,12 @@ class Service {
   std::unique_ptr<Store> store_;
   BlobStore blobs_;
 };
+
+// The reader-study case policy (paper: 6 cases per track, 2 each of T1POST, T2, FLAIR): the
+// track's volumes with the most lesions first, contrasts interleaved (at most
+// ceil(want / 3) per contrast before any contrast gets more), each shown at the slice through
+// its first lesion (the middle slice without one). Used by close_phase and the demo.
+std::vector<Store::StudyCase> study_cases(std::vector<ManifestFile> files, int64_t want);
 
 // Default database/blob locations for a data directory.
 std::string default_db_url(const std::filesystem::path& data);

@@ -86,20 +86,8 @@ struct ChallengeCmd final : rb::cli::Command {
                   static_cast<long long>(l.attempts_per_day));
     } else if (action == "baseline") {
       RB_CHECK(!track.empty() && !label.empty(), "challenge baseline: --track and --label are required");
-      ch::find_track(track);
-      int64_t organiser = 0;
-      for (const auto& u : store.users())
-        if (u.role == "organiser") organiser = organiser ? organiser : u.id;
-      if (!organiser) organiser = store.create_user("admin", "", "organiser").id;
-      std::vector<std::pair<std::string, std::string>> files;
-      for (const auto& [name, path] : ch::list_submission_dir(arg("directory"))) {
-        const std::string sha = svc.blobs().put(rb::read_file(path));
-        store.record_blob(sha, static_cast<int64_t>(std::filesystem::file_size(path)), organiser);
-        files.emplace_back(name, sha);
-      }
-      const int64_t id = store.create_submission(store.phase(phase).id, track, 0, organiser,
-                                                 label, "baseline " + label, files);
-      auto out = svc.process_submission(id);
+      auto out = svc.submit_directory(phase, track, 0, svc.organiser_id(), arg("directory"),
+                                      "baseline " + label, label);
       std::cout << out.dump(2) << "\n";
       // Accepted = passed validation and not failed since. The state itself may already be
       // past 'queued' (a running worker claims or even scores it before it is read back).

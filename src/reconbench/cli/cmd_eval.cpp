@@ -26,8 +26,8 @@ struct EvalCmd final : rb::cli::Command {
   int64_t acceleration = 0;
   bool masked = false, json = false, csv = false, allow_missing = false;
   int64_t figure_slices = 1;
-  int64_t bootstrap = 10000;
-  uint64_t seed = 0;
+  int64_t bootstrap = ev::BootstrapOptions{}.resamples;
+  uint64_t seed = ev::BootstrapOptions{}.seed;
 
   void declare(CLI::App& app) override {
     app.add_option("--target", target,
@@ -60,9 +60,9 @@ struct EvalCmd final : rb::cli::Command {
         ->default_val(1)
         ->check(CLI::PositiveNumber);
     app.add_option("--bootstrap", bootstrap, "bootstrap resamples B for the CI of the mean")
-        ->default_val(10000)
+        ->capture_default_str()
         ->check(CLI::PositiveNumber);
-    app.add_option("--seed", seed, "bootstrap seed (std::mt19937_64)")->default_val(0);
+    app.add_option("--seed", seed, "bootstrap seed (std::mt19937_64)")->capture_default_str();
     app.add_option("--kendall", kendall,
                    "instead of images: reader-study statistics from a CSV with header "
                    "`case,reader,<object>...` and one row of ratings (ranks or Likert scores) "
