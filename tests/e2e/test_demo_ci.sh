@@ -10,12 +10,16 @@
 #     the best learned model (VarNet, else U-Net) above zero-filled on masked SSIM on both
 #     main tracks;
 #   - the reader panel is labelled simulated;
-#   - `reconbench report` regenerates the same numbers from DIR/results alone.
+#   - `reconbench report` regenerates the same numbers from DIR/results alone;
+#   - the demo's challenge database, served by `reconbench serve`, gives public leaderboards
+#     (the phase is closed) whose rows carry per-contrast and per-vendor cells agreeing with
+#     the evaluation files.
 set -euo pipefail
 : "${RECONBENCH:?set RECONBENCH to the reconbench binary}"
 PY=/usr/bin/python3
 TMP=$(mktemp -d)
-trap 'rm -rf "$TMP"' EXIT
+SERVE_PID=
+trap '[ -z "$SERVE_PID" ] || kill -9 "$SERVE_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
 
 start=$(date +%s)
 "$RECONBENCH" demo --profile ci --seed 1 --out "$TMP/demo" > "$TMP/stdout.txt" 2> "$TMP/stderr.txt" || {
@@ -24,6 +28,18 @@ echo "demo --profile ci: $(( $(date +%s) - start )) s"
 cat "$TMP/stdout.txt"
 grep -q "report:" "$TMP/stdout.txt" || { echo "FAIL: demo did not print the report path"; exit 1; }
 grep -q "leaderboard" "$TMP/stdout.txt" || { echo "FAIL: demo did not print leaderboards"; exit 1; }
+
+# The demo's challenge database through the server's API (no token: public view).
+"$RECONBENCH" serve --data "$TMP/demo/data" --db "sqlite:$TMP/demo/challenge.db" --port 0 \
+  --port-file "$TMP/port" --workers 0 --validators 0 > "$TMP/serve.log" 2>&1 &
+SERVE_PID=$!
+for _ in $(seq 200); do [ -s "$TMP/port" ] && break; sleep 0.1; done
+[ -s "$TMP/port" ] || { echo "FAIL: reconbench serve did not start"; cat "$TMP/serve.log"; exit 1; }
+for t in multicoil_4x multicoil_8x transfer_4x; do
+  curl -fsS "http://127.0.0.1:$(cat "$TMP/port")/api/leaderboard/challenge/$t" > "$TMP/api-$t.json" || {
+    echo "FAIL: GET /api/leaderboard/challenge/$t"; cat "$TMP/serve.log"; exit 1; }
+done
+kill "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true; SERVE_PID=
 
 # Matched acceleration study: the same fully sampled volumes (ci validation split)
 # undersampled at 4X and 8X, reconstructed by every method the demo ran (same settings as the
@@ -116,6 +132,28 @@ for t in ["multicoil_4x", "multicoil_8x", "transfer_4x"]:
                   f"{t}/{row['team']} page {key}: {c} vs {expect}")
         check(row["ssim"] <= prev, f"{t} leaderboard ordered by SSIM")
         prev = row["ssim"]
+
+# The stored leaderboard through the API: every ranked row has per-contrast and per-vendor
+# cells (the challenge's scoring summary), their counts add up to the track's volumes and
+# their means are those of the evaluation file's volumes of that contrast / vendor.
+for t in ["multicoil_4x", "multicoil_8x", "transfer_4x"]:
+    api = json.load(open(os.path.join(os.path.dirname(demo), f"api-{t}.json")))
+    check(api.get("hidden") is False and api.get("closed") is True, f"API {t}: public after close")
+    check([e["team"] for e in api["entries"]] == [r["team"] for r in lbs[t]["rows"]],
+          f"API {t}: the leaderboard file is the database's")
+    for e in api["entries"]:
+        vols = evals[t][e["team"]]["volumes"]
+        check(close(e["ssim"]["mean"], float(np.mean([v["ssim"] for v in vols]))), f"API {t}/{e['team']} SSIM")
+        for key in ("by_contrast", "by_vendor"):
+            cells = e.get(key, {})
+            check(len(cells) > 0, f"API {t}/{e['team']}: {key} cells")
+            check(sum(c["n"] for c in cells.values()) == len(vols), f"API {t}/{e['team']}: {key} counts")
+            for g, c in cells.items():
+                check(c["n"] > 0 and isinstance(c["ssim"], float), f"API {t}/{e['team']}/{g}: {key} SSIM cell")
+                if key == "by_contrast":
+                    xs = [v["ssim"] for v in vols if v["acquisition"] == g]
+                    check(len(xs) == c["n"] and close(c["ssim"], float(np.mean(xs))),
+                          f"API {t}/{e['team']}/{g}: per-contrast SSIM mean")
 
 # Table III: mean and numpy 2.5/97.5 percentiles of per-volume SSIM, per contrast.
 contrast = {"AXT1": "T1", "AXT1PRE": "T1", "AXT1POST": "T1POST", "AXT2": "T2", "AXFLAIR": "FLAIR"}

@@ -133,7 +133,7 @@ Figure fig4_multicoil(const fs::path& out, const std::vector<Fig4Data>& tracks) 
 }
 
 Figure fig4_transfer(const fs::path& out, const Fig4Data& t) {
-  Figure f{"fig4_transfer", "Fig. 4 (bottom): SSIM by team rank, 4X Transfer",
+  Figure f{"fig4_transfer", "Fig. 4 (bottom): SSIM by team rank, " + track_title(kTransfer),
            "Mean SSIM per vendor (GE-like data without readout oversampling, Philips-like data "
            "with it) and over all Transfer volumes (AVG, the track score), by the team's rank "
            "on the Transfer leaderboard.",
@@ -150,7 +150,7 @@ Figure fig4_transfer(const fs::path& out, const Fig4Data& t) {
   const size_t label_col = t.series.size() + 2;
   s << "set xlabel 'Team SSIM rank'\nset ylabel 'SSIM'\nset xtics 1\n"
     << "set xrange [0.5:" << std::max<size_t>(1, t.teams.size()) + 0.5 << "]\n"
-    << "set offsets 0,0,0.02,0.02\nset title '4X Transfer track SSIM scores'\nplot ";
+    << "set offsets 0,0,0.02,0.02\nset title '" << track_title(kTransfer) << " track SSIM scores'\nplot ";
   for (size_t k = 0; k < t.series.size(); ++k) {
     if (k) s << ", ";
     s << "$d using 1:" << (k + 2) << " with linespoints lw 2 pt " << (5 + 2 * k) << " lc rgb '"
@@ -236,7 +236,7 @@ Figure fig_s1(const fs::path& out, const std::string& track,
 
 Figure fig_transfer(const fs::path& out, const TransferAnalysis& t) {
   Figure f{"fig_transfer", "Transfer analysis: vendor normalisation",
-           "Mean SSIM on the 4X Transfer volumes per vendor, reconstructed with vendor "
+           "Mean SSIM on the " + track_title(kTransfer) + " volumes per vendor, reconstructed with vendor "
            "normalisation (readout oversampling, scaling and coil count brought to the "
            "training data's format before the method sees the data) and without it.",
            "fig_transfer.svg"};
@@ -253,7 +253,7 @@ Figure fig_transfer(const fs::path& out, const TransferAnalysis& t) {
   s << "set style data histogram\nset style histogram cluster gap 1\n"
     << "set style fill solid 0.85 border -1\nset boxwidth 0.9\nset ylabel 'SSIM'\n"
     << "set yrange [0:1]\nset xtics rotate by -20\n"
-    << "set title 'SSIM with and without vendor normalisation (4X Transfer)'\nplot ";
+    << "set title 'SSIM with and without vendor normalisation (" << track_title(kTransfer) << ")'\nplot ";
   size_t col = 2, k = 0;
   for (const auto& v : t.vendors) {
     for (int norm = 1; norm >= 0; --norm) {

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <random>
 
 #include "reconbench/core/error.hpp"
+#include "reconbench/io/fastmri.hpp"
 
 namespace rb::report {
 
@@ -96,6 +98,117 @@ ReaderStudy simulate_reader_panel(const std::string& track,
     st.cases.push_back(std::move(rc));
   }
   return st;
+}
+
+std::vector<challenge::Service::SlotRead> slot_reads(const ReaderStudy& study, size_t reader) {
+  std::vector<challenge::Service::SlotRead> out;
+  for (const auto& c : study.cases) {
+    challenge::Service::SlotRead r;
+    for (double v : c.ranks.at(reader)) r.rank.push_back(static_cast<int64_t>(v));
+    for (const auto& [q, m] : c.likert)
+      for (double v : m.at(reader)) r.likert[q].push_back(static_cast<int64_t>(v));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void store_simulated_reads(challenge::Service& service, int64_t study_id, const ReaderStudy& study) {
+  for (size_t j = 0; j < study.readers.size(); ++j)
+    service.save_reads(study_id, "simulated-reader-" + std::to_string(j + 1), slot_reads(study, j),
+                       "SIMULATED reader (reconbench demo), not a radiologist");
+}
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+// Centre crop of [slice h w] to [slice ch cw] (start (size - c) / 2, as the images).
+Array<uint8_t> crop_labels(const Array<uint8_t>& m, int64_t ch, int64_t cw) {
+  const int64_t s = m.dim(0), h = m.dim(1), w = m.dim(2), y0 = (h - ch) / 2, x0 = (w - cw) / 2;
+  Array<uint8_t> out({s, ch, cw});
+  for (int64_t k = 0; k < s; ++k)
+    for (int64_t y = 0; y < ch; ++y)
+      for (int64_t x = 0; x < cw; ++x) {
+        const int64_t yy = y + y0, xx = x + x0;
+        out.at(k, y, x) = yy >= 0 && yy < h && xx >= 0 && xx < w && m.at(k, yy, xx) ? 1 : 0;
+      }
+  return out;
+}
+
+Array<float> slice_copy(ArrayView<const float> v) {
+  Array<float> a({1, v.dim(0), v.dim(1)});
+  std::copy(v.data(), v.data() + v.size(), a.data());
+  return a;
+}
+
+}  // namespace
+
+std::vector<CaseRef> reader_cases(const std::vector<sim::ManifestFile>& files, int64_t want) {
+  std::vector<CaseRef> out;
+  for (const auto& c : challenge::study_cases(files, want))
+    for (const auto& f : files)
+      if (f.name == c.volume) out.push_back({f, c.slice});
+  return out;
+}
+
+CaseScores::CaseScores(std::vector<CaseRef> cases, std::filesystem::path data_dir)
+    : cases_(std::move(cases)), data_dir_(std::move(data_dir)) {
+  for (const auto& c : cases_)
+    if (c.volume.lesions > 0 && !c.volume.truth.empty() && std::filesystem::exists(data_dir_ / c.volume.truth))
+      lesion_masks_[c.volume.name] = read_label_volume(data_dir_ / c.volume.truth, "lesion_mask");
+}
+
+CaseScores::OnVolume CaseScores::collector(const std::string& method) {
+  return [this, method](const std::string& file, ArrayView<const float> target,
+                        ArrayView<const float> pred, const eval::VolumeMetrics& vm) {
+    auto c = std::find_if(cases_.begin(), cases_.end(), [&](const CaseRef& r) { return r.volume.name == file; });
+    if (c == cases_.end()) return;
+    const int64_t s = std::min<int64_t>(c->slice, target.dim(0) - 1);
+    Score sc{vm.ssim_per_slice.at(s), kNaN};
+    if (auto m = lesion_masks_.find(file); m != lesion_masks_.end()) {
+      const auto labels = crop_labels(m->second, target.dim(1), target.dim(2));
+      const auto map = eval::ssim_map(target(s), pred(s), vm.data_range);
+      sc.lesion = eval::masked_map_mean(map.view(), labels(s)).mean;
+    }
+    if (!std::isfinite(sc.lesion) && s < static_cast<int64_t>(vm.ssim_masked_per_slice.size()))
+      sc.lesion = vm.ssim_masked_per_slice[s];
+    if (!std::isfinite(sc.lesion)) sc.lesion = sc.ssim;
+    std::lock_guard lock(mutex_);
+    scores_[method][file] = sc;
+    if (c == cases_.begin()) {
+      first_.gt = slice_copy(target(s));
+      first_.recon[method] = slice_copy(pred(s));
+      first_.data_range = vm.data_range;
+    }
+  };
+}
+
+void CaseScores::write_fig6(const std::filesystem::path& results, const std::string& track,
+                            const std::vector<std::string>& methods) const {
+  std::lock_guard lock(mutex_);
+  if (cases_.empty() || first_.gt.empty()) return;
+  report::write_fig6(results, track, cases_.front().volume.name, cases_.front().slice,
+                     first_.data_range, first_.gt, first_.recon, methods);
+}
+
+std::vector<PanelCase> CaseScores::panel_cases(const std::vector<std::string>& finalists) const {
+  std::lock_guard lock(mutex_);
+  std::vector<PanelCase> out;
+  for (const auto& c : cases_) {
+    PanelCase pc{c.volume.name, contrast_of(c.volume.contrast), c.volume.vendor, c.slice, {}, {}};
+    bool all = true;
+    for (const auto& m : finalists) {
+      auto bm = scores_.find(m);
+      if (bm == scores_.end() || !bm->second.count(c.volume.name)) {
+        all = false;
+        break;
+      }
+      pc.ssim.push_back(bm->second.at(c.volume.name).ssim);
+      pc.lesion_ssim.push_back(bm->second.at(c.volume.name).lesion);
+    }
+    if (all) out.push_back(std::move(pc));
+  }
+  return out;
 }
 
 }  // namespace rb::report

@@ -15,10 +15,18 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <string>
 #include <vector>
 
+#include "reconbench/challenge/service.hpp"
+#include "reconbench/core/array.hpp"
+#include "reconbench/eval/metrics.hpp"
 #include "reconbench/report/results.hpp"
+#include "reconbench/sim/manifest.hpp"
 
 namespace rb::report {
 
@@ -49,5 +57,63 @@ ReaderStudy simulate_reader_panel(const std::string& track,
                                   const std::vector<std::string>& finalists,
                                   const std::vector<PanelCase>& cases,
                                   const ReaderPanelOptions& opts);
+
+// One reader's reads of a study in candidate-slot terms (slot k = finalist k), for
+// challenge::Service::save_reads.
+std::vector<challenge::Service::SlotRead> slot_reads(const ReaderStudy& study, size_t reader);
+// Every simulated reader's reads stored in the challenge's study `study_id` (readers
+// "simulated-reader-<j>"), as the web reading UI stores a radiologist's.
+void store_simulated_reads(challenge::Service& service, int64_t study_id, const ReaderStudy& study);
+
+// A reader-study case as the demo evaluates it: the volume (manifest entry, with its truth
+// file holding the simulator's lesion_mask) and the slice shown.
+struct CaseRef {
+  sim::ManifestFile volume;
+  int64_t slice = 0;
+};
+
+// The reader-study cases of a track's volumes under the challenge's case policy
+// (challenge::study_cases).
+std::vector<CaseRef> reader_cases(const std::vector<sim::ManifestFile>& files, int64_t want);
+
+// The images the simulated readers see, collected while a track's methods are evaluated
+// (eval::EvalOptions::on_volume): per method and case the slice SSIM and q, the lesion-region
+// SSIM (SSIM map averaged over the lesion mask centre-cropped as the images; the slice's
+// foreground-masked SSIM where it has no lesion; else the slice SSIM); and the slices of the
+// first case for Fig. 6. Thread-safe.
+class CaseScores {
+ public:
+  using OnVolume = std::function<void(const std::string& file, ArrayView<const float> target,
+                                      ArrayView<const float> prediction,
+                                      const eval::VolumeMetrics& metrics)>;
+  // data_dir: where the manifest's truth paths are relative to.
+  CaseScores(std::vector<CaseRef> cases, std::filesystem::path data_dir);
+  OnVolume collector(const std::string& method);
+  // The cases every finalist was scored on, as simulate_reader_panel reads them.
+  std::vector<PanelCase> panel_cases(const std::vector<std::string>& finalists) const;
+  const std::vector<CaseRef>& cases() const { return cases_; }
+
+  struct Slices {
+    Array<float> gt;                         // [1 c c]
+    std::map<std::string, Array<float>> recon;  // method -> [1 c c]
+    double data_range = 0;
+  };
+  const Slices& first_case_slices() const { return first_; }
+  // Fig. 6 of `track` from the first case's slices (write_fig6) for `methods`; nothing when
+  // no case was evaluated.
+  void write_fig6(const std::filesystem::path& results, const std::string& track,
+                  const std::vector<std::string>& methods) const;
+
+ private:
+  struct Score {
+    double ssim, lesion;
+  };
+  std::vector<CaseRef> cases_;
+  std::filesystem::path data_dir_;
+  std::map<std::string, std::map<std::string, Score>> scores_;  // method -> file -> score
+  std::map<std::string, Array<uint8_t>> lesion_masks_;          // file -> [slice y x]
+  Slices first_;
+  mutable std::mutex mutex_;
+};
 
 }  // namespace rb::report

@@ -32,6 +32,12 @@ struct ReportOutput {
 ReportOutput write_report(const Results& results, const std::filesystem::path& out,
                           const ReportOptions& opts = {});
 
+// A run's summary for the terminal: each leaderboard (rank, team, SSIM, masked SSIM, PSNR,
+// NMSE; the top `finalists` marked), the skipped methods, the reader panel's nature, where
+// the results and the report are, and the run's total time.
+std::string run_summary_text(const Results& results, const ReportOutput& report, size_t finalists,
+                             double total_seconds);
+
 // HTML-escape text (&, <, >, ", ').
 std::string html_escape(const std::string& s);
 

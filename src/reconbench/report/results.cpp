@@ -5,6 +5,7 @@
 #include <limits>
 #include <sstream>
 
+#include "reconbench/challenge/tracks.hpp"
 #include "reconbench/core/error.hpp"
 #include "reconbench/core/fs.hpp"
 
@@ -57,18 +58,21 @@ std::string base_name(const std::string& file) { return fs::path(file).filename(
 
 }  // namespace
 
-const std::vector<TrackInfo>& tracks() {
-  static const std::vector<TrackInfo> t = {{"multicoil_4x", "Multi-Coil 4X"},
-                                           {"multicoil_8x", "Multi-Coil 8X"},
-                                           {"transfer_4x", "4X Transfer"}};
-  return t;
+std::string track_title(const std::string& id) {
+  for (const auto& t : all_tracks())
+    if (t.name == id) return t.title;
+  if (id == kTransferNoNorm) return find_track(kTransfer).title + " (no vendor normalisation)";
+  return id;
 }
 
-std::string track_title(const std::string& id) {
-  for (const auto& t : tracks())
-    if (t.id == id) return t.title;
-  if (id == kTransferNoNorm) return "4X Transfer (no vendor normalisation)";
-  return id;
+std::vector<Variant> evaluation_variants(const sim::Manifest& manifest, bool with_nonorm) {
+  std::vector<Variant> out;
+  for (const auto& t : all_tracks())
+    if (!challenge::track_files(manifest, "challenge", t).empty())
+      out.push_back({t.name, &t, t.transfer ? "1" : ""});
+  if (with_nonorm && !out.empty() && out.back().name == kTransfer)
+    out.push_back({kTransferNoNorm, out.back().track, "0"});
+  return out;
 }
 
 const std::vector<std::string>& contrasts() {
@@ -235,12 +239,12 @@ Results load_results(const fs::path& dir) {
   }
   RB_CHECK(!r.evals.empty(), eval_dir.string(), ": no evaluation files (eval/<track>/<method>.json)");
 
-  for (const auto& t : tracks()) {
-    const fs::path lb = dir / "leaderboard" / (t.id + ".json");
+  for (const auto& t : all_tracks()) {
+    const fs::path lb = dir / "leaderboard" / (t.name + ".json");
     if (fs::exists(lb)) {
-      r.leaderboards[t.id] = parse_leaderboard(read_json(lb), lb);
-    } else if (r.evals.count(t.id)) {
-      r.leaderboards[t.id] = leaderboard_from_evals(t.id, r.evals.at(t.id), "eval files");
+      r.leaderboards[t.name] = parse_leaderboard(read_json(lb), lb);
+    } else if (r.evals.count(t.name)) {
+      r.leaderboards[t.name] = leaderboard_from_evals(t.name, r.evals.at(t.name), "eval files");
     }
   }
 
@@ -255,13 +259,13 @@ Results load_results(const fs::path& dir) {
         r.reader_studies[track] = parse_reader_study(track, tj, rs);
   }
 
-  for (const auto& t : tracks()) {
-    const fs::path f = dir / "fig6" / (t.id + ".json");
+  for (const auto& t : all_tracks()) {
+    const fs::path f = dir / "fig6" / (t.name + ".json");
     if (!fs::exists(f)) continue;
     Json j = read_json(f);
     Fig6Spec s;
     try {
-      s.track = t.id;
+      s.track = t.name;
       s.file = j.at("file").get<std::string>();
       s.slice = j.at("slice").get<int64_t>();
       s.data_range = j.at("data_range").get<double>();
@@ -272,7 +276,7 @@ Results load_results(const fs::path& dir) {
     } catch (const Json::exception& e) {
       throw UserError(cat(f.string(), ": malformed figure spec (", e.what(), ")"));
     }
-    r.fig6[t.id] = std::move(s);
+    r.fig6[t.name] = std::move(s);
   }
   return r;
 }

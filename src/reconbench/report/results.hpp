@@ -30,26 +30,39 @@
 //                                 slice [1 c c]
 #pragma once
 
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "reconbench/core/array.hpp"
+#include "reconbench/eval/evaluate.hpp"
+#include "reconbench/sampling/tracks.hpp"
+#include "reconbench/sim/manifest.hpp"
+
 namespace rb::report {
 
 using Json = nlohmann::json;
 
-// Tracks in the paper's order.
-struct TrackInfo {
-  std::string id;     // "multicoil_4x"
-  std::string title;  // "Multi-Coil 4X"
-};
-const std::vector<TrackInfo>& tracks();
-std::string track_title(const std::string& id);  // id itself if unknown
+// Tracks in the paper's order: rb::all_tracks() (sampling/tracks.hpp). The title of a track
+// or evaluation variant (kTransferNoNorm), the id itself if unknown.
+std::string track_title(const std::string& id);
 // The evaluation variant of the Transfer track reconstructed without vendor normalisation.
 inline constexpr const char* kTransferNoNorm = "transfer_4x_nonorm";
 inline constexpr const char* kTransfer = "transfer_4x";
+
+// The evaluation variants of a dataset: each track with challenge files (vendor
+// normalisation on for the Transfer track: norm "1"; the method's default elsewhere: ""),
+// plus kTransferNoNorm (norm "0") when `with_nonorm`.
+struct Variant {
+  std::string name;
+  const Track* track = nullptr;
+  std::string norm;  // --param normalize value, "" = the method's default
+};
+std::vector<Variant> evaluation_variants(const sim::Manifest& manifest, bool with_nonorm);
 
 // Paper Table III columns: T1 (AXT1, AXT1PRE), T1POST, T2, FLAIR.
 const std::vector<std::string>& contrasts();
@@ -147,5 +160,54 @@ Json reader_study_json(const ReaderStudy& study);
 
 // Mean of finite values (NaN if none) — the track score of per-volume values.
 double finite_mean(const std::vector<double>& v);
+
+// --- writers of the results directory (results_write.cpp; the demo's stages) -----------------
+
+// run.json as a run records it: the time of each stage, skipped methods and notes (each
+// also printed to stderr as "[<label>] ..." when it happens), plus free fields (profile,
+// seed, data, methods, ...).
+class RunRecord {
+ public:
+  explicit RunRecord(std::string label)
+      : label_(std::move(label)), start_(std::chrono::steady_clock::now()) {}
+  // Runs f and records its wall time as stage `name`.
+  void stage(const std::string& name, const std::function<void()>& f);
+  void skip(const std::string& what, const std::string& reason);
+  void note(const std::string& text);
+  Json& fields() { return fields_; }
+  const Json& skipped() const { return skipped_; }
+  double seconds() const;  // since the record was made
+  // results/run.json, atomically: the stages so far, plus the stage "total" (seconds()) when
+  // `final`.
+  void write(const std::filesystem::path& results, bool final = false) const;
+
+ private:
+  std::string label_;
+  std::chrono::steady_clock::time_point start_;
+  Json fields_ = Json::object(), stages_ = Json::array(), skipped_ = Json::array(),
+       notes_ = Json::array();
+};
+
+// dataset.json from the dataset's manifest.
+void write_dataset_json(const std::filesystem::path& results, const sim::Manifest& manifest);
+// eval/<variant>/<method>.json (eval::to_json, the `reconbench eval --json` format) and .csv;
+// returns the file as load_results reads it.
+MethodEval write_eval(const std::filesystem::path& results, const std::string& variant,
+                      const std::string& method, const eval::EvalRun& run);
+// leaderboard/<track>.json and .csv.
+void write_leaderboard(const std::filesystem::path& results, const Leaderboard& lb);
+// A leaderboard of the challenge database (challenge::Service::leaderboard) in the report's
+// terms: ranked entries, team = method, volumes = the entry's per-contrast counts summed.
+Leaderboard leaderboard_from_store(const Json& lb, const std::string& source);
+// The database's leaderboard if it ranks every evaluated method, else (noted in `record`)
+// the one computed from the evaluation files.
+Leaderboard leaderboard_checked(const Json& store_lb, const std::string& source,
+                                const std::map<std::string, MethodEval>& evals, RunRecord& record);
+// fig6/<track>.json with fig6/<track>/gt.h5 and one <method>.h5 per method that has a slice,
+// each a [1 c c] reconstruction file.
+void write_fig6(const std::filesystem::path& results, const std::string& track,
+                const std::string& file, int64_t slice, double data_range,
+                const Array<float>& gt, const std::map<std::string, Array<float>>& recon,
+                const std::vector<std::string>& methods);
 
 }  // namespace rb::report
