@@ -54,16 +54,139 @@ struct SubmitCmd final : rb::cli::Command {
     return j;
   }
 
+  // The same validator as the server's, before anything is uploaded.
+  void validate_locally() const {
+    rb::challenge::ValidationOptions vo;
+    auto rep = rb::challenge::validate_submission(rb::challenge::list_submission_dir(dir),
+                                                  rb::challenge::load_manifest(data), phase,
+                                                  rb::challenge::find_track(track), vo);
+    std::cerr << rb::challenge::to_text(rep);
+    RB_CHECK(rep.ok(), "local validation failed; nothing uploaded");
+  }
+
+  // One file uploaded in chunks (resumed from the server's offset when the state file knows
+  // its upload) and finalised with the server's sha256 check. Returns the file's sha256.
+  std::string upload(httplib::Client& cli, const std::string& name, const fs::path& path,
+                     json& state) const {
+    const std::string sha = rb::challenge::sha256_file(path);
+    const int64_t size = static_cast<int64_t>(fs::file_size(path));
+    const int64_t chunk = static_cast<int64_t>(chunk_mb * 1024 * 1024);
+    int64_t id = 0, offset = 0;
+    if (state.contains(name) && state[name].value("sha256", "") == sha) {
+      id = state[name].value("upload", int64_t{0});
+      auto r = cli.Get("/api/uploads/" + std::to_string(id));
+      if (r && r->status == 200) {
+        auto j = json::parse(r->body);
+        if (j["state"] == "complete") {
+          std::fprintf(stderr, "  %s: already uploaded\n", name.c_str());
+          return sha;
+        }
+        offset = j["offset"].get<int64_t>();
+        std::fprintf(stderr, "  %s: resuming at byte %lld\n", name.c_str(), static_cast<long long>(offset));
+      } else {
+        id = 0;
+      }
+    }
+    if (id == 0) {
+      auto j = parse(cli.Post("/api/uploads", json{{"filename", name}, {"size", size}, {"sha256", sha}}.dump(),
+                              "application/json"),
+                     name + ": starting upload");
+      id = j["id"].get<int64_t>();
+      offset = 0;
+      state[name] = {{"upload", id}, {"sha256", sha}};
+      rb::write_file_atomic(state_file, state.dump());
+    }
+    std::ifstream in(path, std::ios::binary);
+    std::string buf;
+    while (offset < size) {
+      const int64_t n = std::min(chunk, size - offset);
+      buf.resize(static_cast<size_t>(n));
+      in.seekg(offset);
+      in.read(buf.data(), n);
+      RB_CHECK(in.gcount() == n, path.string(), ": read failed");
+      auto put = [&] {
+        return cli.Put("/api/uploads/" + std::to_string(id) + "?offset=" + std::to_string(offset), buf,
+                       "application/octet-stream");
+      };
+      auto r = put();
+      for (int attempt = 0; attempt < 4 && !(r && r->status < 500); ++attempt) {
+        std::this_thread::sleep_for(std::chrono::seconds(1 << attempt));
+        r = put();
+      }
+      if (r && r->status == 409) {  // server has a different offset: resume from it
+        auto g = parse(cli.Get("/api/uploads/" + std::to_string(id)), name);
+        offset = g["offset"].get<int64_t>();
+        continue;
+      }
+      offset = parse(r, name + ": uploading")["offset"].get<int64_t>();
+      std::fprintf(stderr, "\r  %s: %lld / %lld bytes", name.c_str(), static_cast<long long>(offset),
+                   static_cast<long long>(size));
+    }
+    std::fprintf(stderr, "\n");
+    auto fin = parse(cli.Post("/api/uploads/" + std::to_string(id) + "/finalize", "", "application/json"),
+                     name + ": finalising (sha256 check)");
+    RB_CHECK(fin["sha256"] == sha, name, ": server stored sha256 ", fin["sha256"].get<std::string>(),
+             ", local file hashes to ", sha);
+    return sha;
+  }
+
+  // Polls the submission until it leaves validation (the server validates in the background)
+  // or --validate-wait passes since t0; prints it with the team's quota. Returns its state
+  // ("validating" when the server stopped answering).
+  std::string await_validation(httplib::Client& cli, json sub,
+                               std::chrono::steady_clock::time_point t0) const {
+    const int64_t id = sub["id"].get<int64_t>();
+    double last_contact = 0;  // seconds since t0 of the last answer from the server
+    std::string st = sub.value("state", "");
+    bool lost = false;
+    for (bool said = false; (st == "validating" || st == "uploaded") && since(t0) < validate_wait_s;) {
+      if (since(t0) - last_contact > 15) {  // the server is gone (restarted elsewhere?)
+        lost = true;
+        break;
+      }
+      if (!said) std::fprintf(stderr, "  submission %lld: validating on the server...\n", static_cast<long long>(id));
+      said = true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      auto j = fetch(cli, id, t0, last_contact);
+      if (j.is_object() && j.contains("state")) {
+        sub = j;
+        st = j["state"].get<std::string>();
+      }
+    }
+    if (auto q = cli.Get("/api/quota?phase=" + phase + "&track=" + track); q && q->status == 200) {
+      try {
+        sub["quota"] = json::parse(q->body);
+      } catch (...) {
+      }
+    }
+    std::cout << sub.dump(2) << "\n";
+    if (st == "validating" || st == "uploaded")
+      std::fprintf(stderr, "submission %lld: %s; it is validated on the server regardless: "
+                   "follow it with GET /api/submissions/%lld\n", static_cast<long long>(id),
+                   lost ? "no answer from the server for 15 s" : "still being validated",
+                   static_cast<long long>(id));
+    return st;
+  }
+
+  static double since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  }
+  // The submission's JSON (null when the server does not answer); last_contact updated.
+  static json fetch(httplib::Client& cli, int64_t id, std::chrono::steady_clock::time_point t0,
+                    double& last_contact) {
+    auto s = cli.Get("/api/submissions/" + std::to_string(id));
+    if (s) last_contact = since(t0);
+    if (!s || s->status != 200) return json();
+    try {
+      return json::parse(s->body);
+    } catch (...) {
+      return json();
+    }
+  }
+
   int run() override {
     RB_CHECK(!token.empty(), "--token (or $RECONBENCH_TOKEN) is required");
-    if (!data.empty()) {
-      rb::challenge::ValidationOptions vo;
-      auto rep = rb::challenge::validate_submission(rb::challenge::list_submission_dir(dir),
-                                                    rb::challenge::load_manifest(data), phase,
-                                                    rb::challenge::find_track(track), vo);
-      std::cerr << rb::challenge::to_text(rep);
-      RB_CHECK(rep.ok(), "local validation failed; nothing uploaded");
-    }
+    if (!data.empty()) validate_locally();
     httplib::Client cli(server);
     cli.set_bearer_token_auth(token);
     cli.set_connection_timeout(10);
@@ -78,72 +201,10 @@ struct SubmitCmd final : rb::cli::Command {
         state = json::object();
       }
     }
-    const int64_t chunk = static_cast<int64_t>(chunk_mb * 1024 * 1024);
     json files = json::object();
     const auto listing = rb::challenge::list_submission_dir(dir);
     RB_CHECK(!listing.empty(), dir, ": no .h5 files");
-    for (const auto& [name, path] : listing) {
-      const std::string sha = rb::challenge::sha256_file(path);
-      const int64_t size = static_cast<int64_t>(fs::file_size(path));
-      int64_t id = 0, offset = 0;
-      if (state.contains(name) && state[name].value("sha256", "") == sha) {
-        id = state[name].value("upload", int64_t{0});
-        auto r = cli.Get("/api/uploads/" + std::to_string(id));
-        if (r && r->status == 200) {
-          auto j = json::parse(r->body);
-          if (j["state"] == "complete") {
-            files[name] = sha;
-            std::fprintf(stderr, "  %s: already uploaded\n", name.c_str());
-            continue;
-          }
-          offset = j["offset"].get<int64_t>();
-          std::fprintf(stderr, "  %s: resuming at byte %lld\n", name.c_str(), static_cast<long long>(offset));
-        } else {
-          id = 0;
-        }
-      }
-      if (id == 0) {
-        auto j = parse(cli.Post("/api/uploads", json{{"filename", name}, {"size", size}, {"sha256", sha}}.dump(),
-                                "application/json"),
-                       name + ": starting upload");
-        id = j["id"].get<int64_t>();
-        offset = 0;
-        state[name] = {{"upload", id}, {"sha256", sha}};
-        rb::write_file_atomic(state_file, state.dump());
-      }
-      std::ifstream in(path, std::ios::binary);
-      std::string buf;
-      while (offset < size) {
-        const int64_t n = std::min(chunk, size - offset);
-        buf.resize(static_cast<size_t>(n));
-        in.seekg(offset);
-        in.read(buf.data(), n);
-        RB_CHECK(in.gcount() == n, path.string(), ": read failed");
-        auto put = [&] {
-          return cli.Put("/api/uploads/" + std::to_string(id) + "?offset=" + std::to_string(offset), buf,
-                         "application/octet-stream");
-        };
-        auto r = put();
-        for (int attempt = 0; attempt < 4 && !(r && r->status < 500); ++attempt) {
-          std::this_thread::sleep_for(std::chrono::seconds(1 << attempt));
-          r = put();
-        }
-        if (r && r->status == 409) {  // server has a different offset: resume from it
-          auto g = parse(cli.Get("/api/uploads/" + std::to_string(id)), name);
-          offset = g["offset"].get<int64_t>();
-          continue;
-        }
-        offset = parse(r, name + ": uploading")["offset"].get<int64_t>();
-        std::fprintf(stderr, "\r  %s: %lld / %lld bytes", name.c_str(), static_cast<long long>(offset),
-                     static_cast<long long>(size));
-      }
-      std::fprintf(stderr, "\n");
-      auto fin = parse(cli.Post("/api/uploads/" + std::to_string(id) + "/finalize", "", "application/json"),
-                       name + ": finalising (sha256 check)");
-      RB_CHECK(fin["sha256"] == sha, name, ": server stored sha256 ", fin["sha256"].get<std::string>(),
-               ", local file hashes to ", sha);
-      files[name] = sha;
-    }
+    for (const auto& [name, path] : listing) files[name] = upload(cli, name, path, state);
     auto r = cli.Post("/api/submissions",
                       json{{"phase", phase}, {"track", track}, {"description", description}, {"files", files}}.dump(),
                       "application/json");
@@ -153,59 +214,13 @@ struct SubmitCmd final : rb::cli::Command {
       throw rb::UserError("creating the submission: HTTP " + std::to_string(r->status) + ": " +
                           sub.value("error", std::string("?")));
     fs::remove(state_file);
-    // The server answers at once ("validating") and validates in the background: poll until
-    // the submission leaves validation (queued, or failed with the validator's report).
-    const int64_t id = sub["id"].get<int64_t>();
     const auto t0 = std::chrono::steady_clock::now();
-    auto elapsed = [&] {
-      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    };
-    double last_contact = 0;  // elapsed() of the last answer from the server
-    auto fetch = [&]() -> json {
-      auto s = cli.Get("/api/submissions/" + std::to_string(id));
-      if (s) last_contact = elapsed();
-      if (!s || s->status != 200) return json();
-      try {
-        return json::parse(s->body);
-      } catch (...) {
-        return json();
-      }
-    };
-    std::string st = sub.value("state", "");
-    bool said = false;
-    bool lost = false;
-    while ((st == "validating" || st == "uploaded") && elapsed() < validate_wait_s) {
-      if (elapsed() - last_contact > 15) {  // the server is gone (restarted elsewhere?)
-        lost = true;
-        break;
-      }
-      if (!said) std::fprintf(stderr, "  submission %lld: validating on the server...\n", static_cast<long long>(id));
-      said = true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      auto j = fetch();
-      if (j.is_object() && j.contains("state")) {
-        sub = j;
-        st = j["state"].get<std::string>();
-      }
-    }
-    if (auto q = cli.Get("/api/quota?phase=" + phase + "&track=" + track); q && q->status == 200) {
-      try {
-        sub["quota"] = json::parse(q->body);
-      } catch (...) {
-      }
-    }
-    std::cout << sub.dump(2) << "\n";
-    if (st == "validating" || st == "uploaded") {
-      std::fprintf(stderr, "submission %lld: %s; it is validated on the server regardless: "
-                   "follow it with GET /api/submissions/%lld\n", static_cast<long long>(id),
-                   lost ? "no answer from the server for 15 s" : "still being validated",
-                   static_cast<long long>(id));
-      return 1;
-    }
-    if (st == "failed") return 1;
-    while (wait_s > 0 && elapsed() < wait_s) {
+    const std::string st = await_validation(cli, sub, t0);
+    if (st == "validating" || st == "uploaded" || st == "failed") return 1;
+    double last_contact = 0;
+    while (wait_s > 0 && since(t0) < wait_s) {
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
-      auto j = fetch();
+      auto j = fetch(cli, sub["id"].get<int64_t>(), t0, last_contact);
       if (!j.is_object()) continue;
       const std::string now = j.value("state", "");
       if (now == "scored" || now == "failed") {
