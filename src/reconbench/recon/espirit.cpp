@@ -3,6 +3,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <future>
 #include <numbers>
 #include <system_error>
@@ -152,11 +153,238 @@ float crop_weight(float lambda, const EspiritOptions& opt) {
   return 0.5f * (1 + 2 * x / (1 + x * x));
 }
 
+// ---- 2. calibration matrix A [window, coil x kernel] and its signal subspace ----------
+// Rows of A are the k x k windows of the calibration region (all coils); A = U Sigma V^H.
+Eigen::MatrixXcd calibration_matrix(ArrayView<const cfloat> kspace, const CalibRegion& cr,
+                                    int64_t k) {
+  const int64_t nc = kspace.dim(0), W = kspace.dim(2), np = kspace.dim(1) * W;
+  const int64_t ny = cr.h - k + 1, nx = cr.w - k + 1;
+  Eigen::MatrixXcd A(ny * nx, nc * k * k);
+  for (int64_t a = 0; a < ny; ++a)
+    for (int64_t b = 0; b < nx; ++b)
+      for (int64_t c = 0; c < nc; ++c)
+        for (int64_t i = 0; i < k; ++i)
+          for (int64_t j = 0; j < k; ++j)
+            A(a * nx + b, (c * k + i) * k + j) =
+                cdouble(kspace[c * np + (cr.y0 + a + i) * W + cr.x0 + b + j]);
+  return A;
+}
+
+// The right singular vectors of A with sigma_t / sigma_0 > sqrt(threshold) (columns, in
+// descending order); `during_eig` runs while the eigendecomposition is the only work.
+Eigen::MatrixXcd signal_kernels(const Eigen::MatrixXcd& A, const EspiritOptions& opt,
+                                const std::function<void()>& during_eig) {
+  const int64_t rows = A.rows(), cols = A.cols();
+  std::vector<double> sv;  // singular values, descending
+  auto count_kept = [&] {
+    RB_CHECK(sv[0] > 0, "espirit: no signal in the calibration region");
+    int64_t kept = 0;
+    for (double s : sv)
+      if (s / sv[0] > std::sqrt(double(opt.threshold))) ++kept;
+    return kept;
+  };
+  if (rows >= cols) {
+    Eigen::MatrixXcd g = gram(A, true);
+    during_eig();
+    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(g);
+    sv.resize(cols);
+    for (int64_t t = 0; t < cols; ++t) {
+      const double mu = es.eigenvalues()(cols - 1 - t);
+      sv[t] = mu > 0 ? std::sqrt(mu) : 0.0;
+    }
+    return es.eigenvectors().rightCols(count_kept()).rowwise().reverse();
+  }
+  // Single precision for the eigendecomposition, as BART's cheev; the Gram matrix itself is
+  // accumulated in double. Only the kept eigenvectors are formed (eig.hpp).
+  const Eigen::MatrixXcf g = gram(A, false).cast<cfloat>();
+  during_eig();
+  const HermitianEig es(g);
+  sv.resize(rows);
+  for (int64_t t = 0; t < rows; ++t) {
+    const double mu = es.values()[t];
+    sv[t] = mu > 0 ? std::sqrt(mu) : 0.0;
+  }
+  const int64_t kept = count_kept();
+  // v_t = A^H u_t / sigma_t, in fixed blocks of 32 rows of V (as gram(): thread-count
+  // independent).
+  const Eigen::MatrixXcd E = es.vectors(kept).cast<cdouble>();
+  Eigen::MatrixXcd V(cols, kept);
+  const int64_t bs = 32;
+  parallel_for(
+      (cols + bs - 1) / bs,
+      [&](int64_t b) {
+        const int64_t r0 = b * bs, len = std::min(bs, cols - r0);
+        V.middleRows(r0, len).noalias() = A.middleCols(r0, len).adjoint() * E;
+        for (int64_t t = 0; t < kept; ++t) V.col(t).segment(r0, len) /= sv[t];
+      },
+      recon_threads());
+  return V;
+}
+
+// First principal component of the calibration data (the maps' phase reference).
+std::vector<cdouble> principal_component(ArrayView<const cfloat> kspace, const CalibRegion& cr) {
+  const int64_t nc = kspace.dim(0), W = kspace.dim(2), np = kspace.dim(1) * W;
+  Eigen::MatrixXcd cov = Eigen::MatrixXcd::Zero(nc, nc);
+  Eigen::VectorXcd s(nc);
+  for (int64_t i = 0; i < cr.h; ++i)
+    for (int64_t j = 0; j < cr.w; ++j) {
+      for (int64_t c = 0; c < nc; ++c) s(c) = cdouble(kspace[c * np + (cr.y0 + i) * W + cr.x0 + j]);
+      cov.noalias() += s * s.adjoint();
+    }
+  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(cov);
+  std::vector<cdouble> pc(static_cast<size_t>(nc));
+  for (int64_t c = 0; c < nc; ++c) pc[c] = es.eigenvectors()(c, nc - 1);
+  return pc;
+}
+
+// ---- 3. coefficients C_d of G(r) (packed upper triangle c <= c') ------------------------
+// C[(dy * nd + dx) * npk + l], dy/dx = d + k - 1, nd = 2k - 1, npk = nc (nc + 1) / 2; V holds
+// the signal-subspace kernels conj(v_t) as columns.
+std::vector<cdouble> kernel_coefficients(const Eigen::MatrixXcd& V, int64_t k, int64_t nc) {
+  const int64_t nd = 2 * k - 1, npk = nc * (nc + 1) / 2, K = V.cols();
+  std::vector<cdouble> C(static_cast<size_t>(nd * nd * npk), 0);
+  std::vector<int64_t> lidx(static_cast<size_t>(nc * nc), -1);
+  for (int64_t c = 0, l = 0; c < nc; ++c)
+    for (int64_t c2 = c; c2 < nc; ++c2, ++l) lidx[c * nc + c2] = l;
+  // One work item per offset d = (dy, dx): the window pairs (o, o2) with o - o2 = d. Each
+  // C_d sums over t, then o ascending, whatever the thread count.
+  const double inv = 1.0 / double(k * k);
+  parallel_for(
+      nd * nd,
+      [&](int64_t d) {
+        const int64_t dy = d / nd - (k - 1), dx = d % nd - (k - 1);
+        cdouble* cd = C.data() + d * npk;
+        for (int64_t t = 0; t < K; ++t)
+          for (int64_t o = 0; o < k * k; ++o) {
+            const int64_t oy2 = o / k - dy, ox2 = o % k - dx;
+            if (oy2 < 0 || oy2 >= k || ox2 < 0 || ox2 >= k) continue;
+            const int64_t o2 = oy2 * k + ox2;
+            for (int64_t c = 0; c < nc; ++c) {
+              const cdouble a = V(c * k * k + o, t);
+              for (int64_t c2 = c; c2 < nc; ++c2)
+                cd[lidx[c * nc + c2]] += a * std::conj(V(c2 * k * k + o2, t));
+            }
+          }
+        for (int64_t l = 0; l < npk; ++l) cd[l] *= inv;
+      },
+      recon_threads(), /*chunk=*/1);  // central offsets have the most window pairs
+  return C;
+}
+
+// Phase table e^{+2 pi i d (y - n/2) / n}, [y, d + k - 1] for d in (-k, k).
+std::vector<cdouble> phase_table(int64_t n, int64_t k) {
+  const int64_t nd = 2 * k - 1;
+  std::vector<cdouble> e(static_cast<size_t>(n * nd));
+  for (int64_t y = 0; y < n; ++y)
+    for (int64_t d = 0; d < nd; ++d)
+      e[y * nd + d] = std::polar(1.0, 2 * std::numbers::pi * double(d - (k - 1)) *
+                                          double(y - n / 2) / double(n));
+  return e;
+}
+
+// ---- 4. per-pixel eigenvectors of G(r) ------------------------------------------------------
+// What every row of the maps needs: C, the phase tables, the phase reference.
+struct MapInputs {
+  int64_t k, nc, M, H, W;
+  std::vector<cdouble> C, ey;
+  std::vector<float> exr, exi, pcr, pci;
+};
+
+// Row y of out.maps / out.eigenvalues: G(y, x) = sum_dy sum_dx C_d e_y(dy) e_x(dx), its top M
+// eigenvectors by power iteration (warm-started from the previous pixel), cropped/weighted
+// and phase-aligned to the principal component.
+void map_row(const MapInputs& in, const EspiritOptions& opt, int64_t y, EspiritMaps& out) {
+  const int64_t nc = in.nc, M = in.M, H = in.H, W = in.W;
+  const int64_t nd = 2 * in.k - 1, npk = nc * (nc + 1) / 2;
+  // T[dx][l] = sum_dy C[dy][dx][l] e_y(dy)
+  std::vector<float> tr(static_cast<size_t>(nd * npk)), ti(tr.size());
+  for (int64_t dx = 0; dx < nd; ++dx)
+    for (int64_t l = 0; l < npk; ++l) {
+      cdouble s = 0;
+      for (int64_t dy = 0; dy < nd; ++dy) s += in.C[(dy * nd + dx) * npk + l] * in.ey[y * nd + dy];
+      tr[dx * npk + l] = static_cast<float>(s.real());
+      ti[dx * npk + l] = static_cast<float>(s.imag());
+    }
+  // Cold start: map 0 from the principal component, others from unit vectors.
+  auto cold = [&](std::vector<float>& vr, std::vector<float>& vi, int64_t m) {
+    if (m == 0) {
+      vr = in.pcr;
+      vi = in.pci;
+    } else {
+      std::fill(vr.begin(), vr.end(), 0.f);
+      std::fill(vi.begin(), vi.end(), 0.f);
+      vr[m % nc] = 1;
+    }
+  };
+  const bool can_skip = opt.crop > 0;
+  PixelEig pe(nc);
+  std::vector<float> pr(npk), pim(npk);
+  std::vector<std::vector<float>> vr(M, std::vector<float>(nc)), vi = vr;
+  std::vector<bool> warm(M, false);
+  for (int64_t x = 0; x < W; ++x) {
+    // G(y, x) packed: sum_dx T[dx] e_x(dx)
+    std::fill(pr.begin(), pr.end(), 0.f);
+    std::fill(pim.begin(), pim.end(), 0.f);
+    for (int64_t dx = 0; dx < nd; ++dx) {
+      const float er = in.exr[x * nd + dx], ei = in.exi[x * nd + dx];
+      const float* a = tr.data() + dx * npk;
+      const float* b = ti.data() + dx * npk;
+      for (int64_t l = 0; l < npk; ++l) {
+        pr[l] += a[l] * er - b[l] * ei;
+        pim[l] += a[l] * ei + b[l] * er;
+      }
+    }
+    double frob2 = 0;
+    for (int64_t c = 0, l = 0; c < nc; ++c)
+      for (int64_t c2 = c; c2 < nc; ++c2, ++l) {
+        // G(c, c2) = P[l], G(c2, c) = conj(P[l])
+        pe.gr[c2 * nc + c] = pr[l];
+        pe.gi[c2 * nc + c] = pim[l];
+        pe.gr[c * nc + c2] = pr[l];
+        pe.gi[c * nc + c2] = -pim[l];
+        const double a2 = double(pr[l]) * pr[l] + double(pim[l]) * pim[l];
+        frob2 += c == c2 ? a2 : 2 * a2;
+      }
+    std::vector<const float*> dr, di;
+    double rest2 = frob2;  // upper bound of sum of remaining eigenvalues^2
+    for (int64_t m = 0; m < M; ++m) {
+      if (!(opt.warm_start && warm[m])) cold(vr[m], vi[m], m);
+      const bool below = can_skip && !opt.soft_crop && std::sqrt(std::max(rest2, 0.0)) <= opt.crop;
+      const int iters = below ? std::min(opt.max_iter, 3) : opt.max_iter;
+      const float lam = power_iterate(pe, vr[m].data(), vi[m].data(), dr, di, iters, opt.tol);
+      warm[m] = !below;
+      out.eigenvalues[(m * H + y) * W + x] = lam;
+      rest2 -= double(lam) * lam;
+      const float wgt = crop_weight(lam, opt);
+      // phase: <u, s> real positive
+      float sr = 1, si = 0;
+      if (opt.fix_phase) {
+        double ar = 0, ai = 0;
+        for (int64_t c = 0; c < nc; ++c) {
+          ar += double(in.pcr[c]) * vr[m][c] + double(in.pci[c]) * vi[m][c];
+          ai += double(in.pcr[c]) * vi[m][c] - double(in.pci[c]) * vr[m][c];
+        }
+        const double mag = std::hypot(ar, ai);
+        if (mag > 0) {
+          sr = static_cast<float>(ar / mag);
+          si = static_cast<float>(-ai / mag);
+        }
+      }
+      for (int64_t c = 0; c < nc; ++c) {
+        const float a = vr[m][c], b = vi[m][c];
+        out.maps[((m * nc + c) * H + y) * W + x] = {wgt * (a * sr - b * si), wgt * (a * si + b * sr)};
+      }
+      dr.push_back(vr[m].data());
+      di.push_back(vi[m].data());
+    }
+  }
+}
+
 }  // namespace
 
 EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
   RB_ASSERT(kspace.ndim() == 3, "kspace [coil read phase]");
-  const int64_t nc = kspace.dim(0), H = kspace.dim(1), W = kspace.dim(2), np = H * W;
+  const int64_t nc = kspace.dim(0), H = kspace.dim(1), W = kspace.dim(2);
   RB_CHECK(opt.kernel >= 1, "espirit: kernel size must be >= 1 (got ", opt.kernel, ")");
   RB_CHECK(opt.maps >= 1 && opt.maps <= nc, "espirit: maps must be in [1, coils=", nc,
            "] (got ", opt.maps, ")");
@@ -186,229 +414,26 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
     }
   };
 
-  // ---- 2. calibration matrix and its singular vectors -------------------------------
-  const int64_t ny = cr.h - k + 1, nx = cr.w - k + 1, rows = ny * nx, cols = nc * k * k;
-  Eigen::MatrixXcd A(rows, cols);
-  for (int64_t a = 0; a < ny; ++a)
-    for (int64_t b = 0; b < nx; ++b)
-      for (int64_t c = 0; c < nc; ++c)
-        for (int64_t i = 0; i < k; ++i)
-          for (int64_t j = 0; j < k; ++j)
-            A(a * nx + b, (c * k + i) * k + j) =
-                cdouble(kspace[c * np + (cr.y0 + a + i) * W + cr.x0 + b + j]);
-  std::vector<double> sv;         // singular values, descending
-  Eigen::MatrixXcd V;             // right singular vectors (columns), descending
-  if (rows < cols) {
-    // Single precision for the eigendecomposition, as BART's cheev; the Gram matrix itself is
-    // accumulated in double. Only the kept eigenvectors are formed (eig.hpp).
-    const Eigen::MatrixXcf g = gram(A, false).cast<cfloat>();
-    start_alloc();
-    const HermitianEig es(g);
-    const int64_t r = rows;
-    sv.resize(r);
-    for (int64_t t = 0; t < r; ++t) {
-      const double mu = es.values()[t];
-      sv[t] = mu > 0 ? std::sqrt(mu) : 0.0;
-    }
-    // v_t = A^H u_t / sigma_t (only needed for kept ones; computed lazily below)
-    out.kernels_total = cols;
-    RB_CHECK(sv[0] > 0, "espirit: no signal in the calibration region");
-    int64_t kept = 0;
-    for (int64_t t = 0; t < r; ++t)
-      if (sv[t] / sv[0] > std::sqrt(double(opt.threshold))) ++kept;
-    // V = A^H E, in fixed blocks of 32 rows of V (as gram(): thread-count independent).
-    const Eigen::MatrixXcd E = es.vectors(kept).cast<cdouble>();
-    V.resize(cols, kept);
-    const int64_t bs = 32;
-    parallel_for(
-        (cols + bs - 1) / bs,
-        [&](int64_t b) {
-          const int64_t r0 = b * bs, len = std::min(bs, cols - r0);
-          V.middleRows(r0, len).noalias() = A.middleCols(r0, len).adjoint() * E;
-          for (int64_t t = 0; t < kept; ++t) V.col(t).segment(r0, len) /= sv[t];
-        },
-        recon_threads());
-    out.kernels_kept = kept;
-  } else {
-    Eigen::MatrixXcd g = gram(A, true);
-    start_alloc();
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(g);
-    sv.resize(cols);
-    for (int64_t t = 0; t < cols; ++t) {
-      const double mu = es.eigenvalues()(cols - 1 - t);
-      sv[t] = mu > 0 ? std::sqrt(mu) : 0.0;
-    }
-    RB_CHECK(sv[0] > 0, "espirit: no signal in the calibration region");
-    int64_t kept = 0;
-    for (int64_t t = 0; t < cols; ++t)
-      if (sv[t] / sv[0] > std::sqrt(double(opt.threshold))) ++kept;
-    V = es.eigenvectors().rightCols(kept).rowwise().reverse();
-    out.kernels_total = cols;
-    out.kernels_kept = kept;
-  }
-  const int64_t K = out.kernels_kept;
+  const Eigen::MatrixXcd A = calibration_matrix(kspace, cr, k);
+  out.kernels_total = A.cols();
   // Rows of A are the windows transposed, A = U Sigma V^H, so the windows themselves lie in
   // span{conj(v_t)}: the signal-subspace kernels are conj(V).
-  V = V.conjugate().eval();
+  const Eigen::MatrixXcd V = signal_kernels(A, opt, start_alloc).conjugate();
+  out.kernels_kept = V.cols();
 
-  // First principal component of the calibration data (phase reference).
-  std::vector<cdouble> pc(static_cast<size_t>(nc), 0);
-  {
-    Eigen::MatrixXcd cov = Eigen::MatrixXcd::Zero(nc, nc);
-    Eigen::VectorXcd s(nc);
-    for (int64_t i = 0; i < cr.h; ++i)
-      for (int64_t j = 0; j < cr.w; ++j) {
-        for (int64_t c = 0; c < nc; ++c)
-          s(c) = cdouble(kspace[c * np + (cr.y0 + i) * W + cr.x0 + j]);
-        cov.noalias() += s * s.adjoint();
-      }
-    Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(cov);
-    for (int64_t c = 0; c < nc; ++c) pc[c] = es.eigenvectors()(c, nc - 1);
+  MapInputs in{k, nc, M, H, W, kernel_coefficients(V, k, nc), phase_table(H, k), {}, {}, {}, {}};
+  for (const cdouble e : phase_table(W, k)) {
+    in.exr.push_back(static_cast<float>(e.real()));
+    in.exi.push_back(static_cast<float>(e.imag()));
   }
-
-  // ---- 3. coefficients C_d of G(r) (packed upper triangle c <= c') --------------------
-  const int64_t nd = 2 * k - 1, npk = nc * (nc + 1) / 2;
-  // C[(dy * nd + dx) * npk + l], dy/dx = d + k - 1
-  std::vector<cdouble> C(static_cast<size_t>(nd * nd * npk), 0);
-  {
-    std::vector<int64_t> lidx(static_cast<size_t>(nc * nc), -1);
-    for (int64_t c = 0, l = 0; c < nc; ++c)
-      for (int64_t c2 = c; c2 < nc; ++c2, ++l) lidx[c * nc + c2] = l;
-    // One work item per offset d = (dy, dx): the window pairs (o, o2) with o - o2 = d. Each
-    // C_d sums over t, then o ascending, whatever the thread count.
-    const double inv = 1.0 / double(k * k);
-    parallel_for(
-        nd * nd,
-        [&](int64_t d) {
-          const int64_t dy = d / nd - (k - 1), dx = d % nd - (k - 1);
-          cdouble* cd = C.data() + d * npk;
-          for (int64_t t = 0; t < K; ++t)
-            for (int64_t o = 0; o < k * k; ++o) {
-              const int64_t oy2 = o / k - dy, ox2 = o % k - dx;
-              if (oy2 < 0 || oy2 >= k || ox2 < 0 || ox2 >= k) continue;
-              const int64_t o2 = oy2 * k + ox2;
-              for (int64_t c = 0; c < nc; ++c) {
-                const cdouble a = V(c * k * k + o, t);
-                for (int64_t c2 = c; c2 < nc; ++c2)
-                  cd[lidx[c * nc + c2]] += a * std::conj(V(c2 * k * k + o2, t));
-              }
-            }
-          for (int64_t l = 0; l < npk; ++l) cd[l] *= inv;
-        },
-        recon_threads(), /*chunk=*/1);  // central offsets have the most window pairs
+  for (const cdouble p : principal_component(kspace, cr)) {
+    in.pcr.push_back(static_cast<float>(p.real()));
+    in.pci.push_back(static_cast<float>(p.imag()));
   }
-  // Phase tables e^{+2 pi i d (y - N/2) / N} over readout (rows) and phase (columns).
-  auto table = [&](int64_t n) {
-    std::vector<cdouble> e(static_cast<size_t>(n * nd));
-    for (int64_t y = 0; y < n; ++y)
-      for (int64_t d = 0; d < nd; ++d)
-        e[y * nd + d] = std::polar(1.0, 2 * std::numbers::pi * double(d - (k - 1)) *
-                                            double(y - n / 2) / double(n));
-    return e;
-  };
-  const auto ey = table(H), ex = table(W);
-  std::vector<float> exr(ex.size()), exi(ex.size());
-  for (size_t i = 0; i < ex.size(); ++i) {
-    exr[i] = static_cast<float>(ex[i].real());
-    exi[i] = static_cast<float>(ex[i].imag());
-  }
-
-  // ---- 4. per-pixel eigenvectors --------------------------------------------------------
   out.maps = maps_future.valid() ? maps_future.get() : alloc_maps();
   out.eigenvalues = Array<float>({M, H, W});
-  std::vector<float> pcr(nc), pci(nc);
-  for (int64_t c = 0; c < nc; ++c) {
-    pcr[c] = static_cast<float>(pc[c].real());
-    pci[c] = static_cast<float>(pc[c].imag());
-  }
-  // Cold start: map 0 from the principal component, others from unit vectors.
-  auto cold = [&](std::vector<float>& vr, std::vector<float>& vi, int64_t m) {
-    if (m == 0) {
-      vr = pcr;
-      vi = pci;
-    } else {
-      std::fill(vr.begin(), vr.end(), 0.f);
-      std::fill(vi.begin(), vi.end(), 0.f);
-      vr[m % nc] = 1;
-    }
-  };
-  const bool can_skip = opt.crop > 0;
-
   parallel_for(
-      H,
-      [&](int64_t y) {
-        // T[dx][l] = sum_dy C[dy][dx][l] e_y(dy)
-        std::vector<float> tr(static_cast<size_t>(nd * npk)), ti(tr.size());
-        for (int64_t dx = 0; dx < nd; ++dx)
-          for (int64_t l = 0; l < npk; ++l) {
-            cdouble s = 0;
-            for (int64_t dy = 0; dy < nd; ++dy) s += C[(dy * nd + dx) * npk + l] * ey[y * nd + dy];
-            tr[dx * npk + l] = static_cast<float>(s.real());
-            ti[dx * npk + l] = static_cast<float>(s.imag());
-          }
-        PixelEig pe(nc);
-        std::vector<float> pr(npk), pim(npk);
-        std::vector<std::vector<float>> vr(M, std::vector<float>(nc)), vi = vr;
-        std::vector<bool> warm(M, false);
-        for (int64_t x = 0; x < W; ++x) {
-          // G(y, x) packed: sum_dx T[dx] e_x(dx)
-          std::fill(pr.begin(), pr.end(), 0.f);
-          std::fill(pim.begin(), pim.end(), 0.f);
-          for (int64_t dx = 0; dx < nd; ++dx) {
-            const float er = exr[x * nd + dx], ei = exi[x * nd + dx];
-            const float* a = tr.data() + dx * npk;
-            const float* b = ti.data() + dx * npk;
-            for (int64_t l = 0; l < npk; ++l) {
-              pr[l] += a[l] * er - b[l] * ei;
-              pim[l] += a[l] * ei + b[l] * er;
-            }
-          }
-          double frob2 = 0;
-          for (int64_t c = 0, l = 0; c < nc; ++c)
-            for (int64_t c2 = c; c2 < nc; ++c2, ++l) {
-              // G(c, c2) = P[l], G(c2, c) = conj(P[l])
-              pe.gr[c2 * nc + c] = pr[l];
-              pe.gi[c2 * nc + c] = pim[l];
-              pe.gr[c * nc + c2] = pr[l];
-              pe.gi[c * nc + c2] = -pim[l];
-              const double a2 = double(pr[l]) * pr[l] + double(pim[l]) * pim[l];
-              frob2 += c == c2 ? a2 : 2 * a2;
-            }
-          std::vector<const float*> dr, di;
-          double rest2 = frob2;  // upper bound of sum of remaining eigenvalues^2
-          for (int64_t m = 0; m < M; ++m) {
-            if (!(opt.warm_start && warm[m])) cold(vr[m], vi[m], m);
-            const bool below = can_skip && !opt.soft_crop && std::sqrt(std::max(rest2, 0.0)) <= opt.crop;
-            const int iters = below ? std::min(opt.max_iter, 3) : opt.max_iter;
-            const float lam = power_iterate(pe, vr[m].data(), vi[m].data(), dr, di, iters, opt.tol);
-            warm[m] = !below;
-            out.eigenvalues[(m * H + y) * W + x] = lam;
-            rest2 -= double(lam) * lam;
-            const float wgt = crop_weight(lam, opt);
-            // phase: <u, s> real positive
-            float sr = 1, si = 0;
-            if (opt.fix_phase) {
-              double ar = 0, ai = 0;
-              for (int64_t c = 0; c < nc; ++c) {
-                ar += double(pcr[c]) * vr[m][c] + double(pci[c]) * vi[m][c];
-                ai += double(pcr[c]) * vi[m][c] - double(pci[c]) * vr[m][c];
-              }
-              const double mag = std::hypot(ar, ai);
-              if (mag > 0) {
-                sr = static_cast<float>(ar / mag);
-                si = static_cast<float>(-ai / mag);
-              }
-            }
-            for (int64_t c = 0; c < nc; ++c) {
-              const float a = vr[m][c], b = vi[m][c];
-              out.maps[((m * nc + c) * H + y) * W + x] = {wgt * (a * sr - b * si),
-                                                           wgt * (a * si + b * sr)};
-            }
-            dr.push_back(vr[m].data());
-            di.push_back(vi[m].data());
-          }
-        }
-      },
+      H, [&](int64_t y) { map_row(in, opt, y, out); },
       recon_threads(), /*chunk=*/1);  // rows cost unevenly (cropped rows stop early)
   return out;
 }
