@@ -145,10 +145,10 @@ for t in ["multicoil_4x", "multicoil_8x", "transfer_4x"]:
         vols = evals[t][e["team"]]["volumes"]
         check(close(e["ssim"]["mean"], float(np.mean([v["ssim"] for v in vols]))), f"API {t}/{e['team']} SSIM")
         for key in ("by_contrast", "by_vendor"):
-            cells = e.get(key, {})
-            check(len(cells) > 0, f"API {t}/{e['team']}: {key} cells")
-            check(sum(c["n"] for c in cells.values()) == len(vols), f"API {t}/{e['team']}: {key} counts")
-            for g, c in cells.items():
+            groups = e.get(key, {})
+            check(len(groups) > 0, f"API {t}/{e['team']}: {key} cells")
+            check(sum(c["n"] for c in groups.values()) == len(vols), f"API {t}/{e['team']}: {key} counts")
+            for g, c in groups.items():
                 check(c["n"] > 0 and isinstance(c["ssim"], float), f"API {t}/{e['team']}/{g}: {key} SSIM cell")
                 if key == "by_contrast":
                     xs = [v["ssim"] for v in vols if v["acquisition"] == g]

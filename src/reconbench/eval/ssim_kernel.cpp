@@ -117,10 +117,14 @@ RB_EVAL_INLINE void kernel_row(const float* __restrict xr, const float* __restri
   }
 }
 
-// Horizontal partial sums of the column sums: pairs c[j] + c[j+1] for the 7-wide window,
-// whole window sums otherwise.
-template <int64_t kWin>
-RB_EVAL_INLINE void window_sums(int64_t w, int64_t ow, int64_t win, const KernelRows& k) {
+// One output row: the horizontal window sums of the column sums (pairs c[j] + c[j+1]
+// combined for the 7-wide window, plain sums otherwise), S at every window position (the
+// formula below), added to the per-column accumulators; mr: the mask at the windows'
+// centres; maprow: the map row.
+template <int64_t kWin, bool kMask, bool kMap>
+RB_EVAL_INLINE void ssim_row(int64_t w, int64_t ow, int64_t win, double n, double k1, double k2,
+                             const uint8_t* __restrict mr, double* __restrict maprow,
+                             const KernelRows& k) {
   const double* __restrict cu = k.cu;
   const double* __restrict cv = k.cv;
   const double* __restrict cuu = k.cuu;
@@ -129,6 +133,9 @@ RB_EVAL_INLINE void window_sums(int64_t w, int64_t ow, int64_t win, const Kernel
   double* __restrict tv = k.tv;
   double* __restrict tuu = k.tuu;
   double* __restrict tvv = k.tvv;
+  double* __restrict acc_s = k.acc_s;
+  double* __restrict acc_m = k.acc_m;
+  double* __restrict cnt_m = k.cnt_m;
   if constexpr (kWin == 7) {
     RB_EVAL_IVDEP
     for (int64_t j = 0; j < w - 1; ++j) {
@@ -155,25 +162,6 @@ RB_EVAL_INLINE void window_sums(int64_t w, int64_t ow, int64_t win, const Kernel
       }
     }
   }
-}
-
-// S at every window position of one output row (the formula below, on window sums), added
-// to the per-column accumulators; mr: the mask at the windows' centres; maprow: the map row.
-template <int64_t kWin, bool kMask, bool kMap>
-RB_EVAL_INLINE void ssim_row(int64_t ow, double n, double k1, double k2,
-                             const uint8_t* __restrict mr, double* __restrict maprow,
-                             const KernelRows& k) {
-  const double* __restrict cu = k.cu;
-  const double* __restrict cv = k.cv;
-  const double* __restrict cuu = k.cuu;
-  const double* __restrict cvv = k.cvv;
-  const double* __restrict tu = k.tu;
-  const double* __restrict tv = k.tv;
-  const double* __restrict tuu = k.tuu;
-  const double* __restrict tvv = k.tvv;
-  double* __restrict acc_s = k.acc_s;
-  double* __restrict acc_m = k.acc_m;
-  double* __restrict cnt_m = k.cnt_m;
   RB_EVAL_IVDEP
   for (int64_t j = 0; j < ow; ++j) {
     double su, sv, suu, svv;
@@ -266,8 +254,8 @@ RB_EVAL_INLINE void ssim_kernel_body(const SlicePair& in, int64_t win, double da
       kernel_row<kMask, true>(in.x + rn * sx, in.y + rn * sy, in.x + (i - 1) * sx,
                               in.y + (i - 1) * sy, kMask ? mask + rn * w : nullptr, w, rows);
     }
-    window_sums<kWin>(w, ow, win, rows);
-    ssim_row<kWin, kMask, kMap>(ow, n, k1, k2, kMask ? mask + (i + half) * w + half : nullptr,
+    ssim_row<kWin, kMask, kMap>(w, ow, win, n, k1, k2,
+                                kMask ? mask + (i + half) * w + half : nullptr,
                                 kMap ? map + i * ow : nullptr, rows);
   }
   reduce_columns<kMask>(w, ow, oh, rows, acc);

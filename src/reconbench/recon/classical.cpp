@@ -190,11 +190,15 @@ void register_classical_methods() {
   register_recon_method<P>(
       "zero-filled", "inverse FFT of the zero-filled k-space, RSS over coils, fastMRI crop",
       zero_filled_table(),
-      [](const P& p, const ReconMethodConfig&) -> Made { return std::make_unique<ZeroFilled>("zero-filled", p.vendor); });
+      [](const P& p, const ReconMethodConfig&) -> Made {
+        return std::make_unique<ZeroFilled>("zero-filled", p.vendor);
+      });
   register_recon_method<P>(
       "grappa", "GRAPPA with one Tikhonov-regularised kernel per local sampling geometry, RSS",
       grappa_table(),
-      [](const P& p, const ReconMethodConfig&) -> Made { return std::make_unique<GrappaMethod>(p.vendor, p.grappa); });
+      [](const P& p, const ReconMethodConfig&) -> Made {
+        return std::make_unique<GrappaMethod>(p.vendor, p.grappa);
+      });
   register_recon_method<P>(
       "sense",
       "CG-SENSE with ESPIRiT maps and BART data scaling (bart ecalib -m1 + pics -l2 -r lambda -S)",
@@ -202,24 +206,22 @@ void register_classical_methods() {
       [](const P& p, const ReconMethodConfig&) -> Made {
         return std::make_unique<SenseMethod>(p.vendor, p.espirit, p.sense);
       });
-  register_recon_method<P>(
-      "cs-wavelet",
-      "L1-wavelet compressed sensing with ESPIRiT maps, = bart pics -S -R W:7:0:lambda -i iter "
-      "(BART data scaling, Daubechies-2 wavelet, FISTA, cycle spinning; bart's result to float "
-      "rounding)",
-      cs_table(CsOptions::Reg::L1Wavelet),
-      [](const P& p, const ReconMethodConfig&) -> Made {
-        return std::make_unique<CsMethod>("cs-wavelet", p.vendor, p.espirit, p.cs);
-      });
-  register_recon_method<P>(
-      "cs-tv",
-      "isotropic total-variation compressed sensing with ESPIRiT maps, = bart pics -S -R "
-      "T:7:0:lambda -i iter (ADMM rho 0.5, over-relaxation 1.6, inner CG <= 10; iter bounds the "
-      "total inner CG iterations, as in bart)",
-      cs_table(CsOptions::Reg::TV),
-      [](const P& p, const ReconMethodConfig&) -> Made {
-        return std::make_unique<CsMethod>("cs-tv", p.vendor, p.espirit, p.cs);
-      });
+  const std::pair<CsOptions::Reg, const char*> cs[] = {
+      {CsOptions::Reg::L1Wavelet,
+       "L1-wavelet compressed sensing with ESPIRiT maps, = bart pics -S -R W:7:0:lambda -i iter "
+       "(BART data scaling, Daubechies-2 wavelet, FISTA, cycle spinning; bart's result to float "
+       "rounding)"},
+      {CsOptions::Reg::TV,
+       "isotropic total-variation compressed sensing with ESPIRiT maps, = bart pics -S -R "
+       "T:7:0:lambda -i iter (ADMM rho 0.5, over-relaxation 1.6, inner CG <= 10; iter bounds the "
+       "total inner CG iterations, as in bart)"}};
+  for (const auto& [reg, help] : cs) {
+    const std::string name = reg == CsOptions::Reg::TV ? "cs-tv" : "cs-wavelet";
+    register_recon_method<P>(name, help, cs_table(reg),
+                             [name](const P& p, const ReconMethodConfig&) -> Made {
+                               return std::make_unique<CsMethod>(name, p.vendor, p.espirit, p.cs);
+                             });
+  }
 }
 
 }  // namespace rb

@@ -11,19 +11,17 @@
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/core/error.hpp"
 
+namespace {
+
 namespace ch = rb::challenge;
 namespace fs = std::filesystem;
-using rb::testing::make_dataset;
 using rb::testing::make_submission;
-using rb::testing::temp_dir;
-
-namespace {
 
 class Front : public ::testing::Test {
  protected:
   void SetUp() override {
-    root = temp_dir("front");
-    data = make_dataset(root);
+    root = rb::testing::temp_dir("front");
+    data = rb::testing::make_dataset(root);
     ch::ServiceOptions o;
     o.data = data;
     o.db = "sqlite:" + (root / "c.db").string();
