@@ -78,16 +78,11 @@ KernelRows kernel_rows(int64_t w, int64_t ow) {
 template <bool kMask, bool kLeave>
 RB_EVAL_INLINE void kernel_row(const float* __restrict xr, const float* __restrict yr,
                                const float* __restrict xo, const float* __restrict yo,
-                               const uint8_t* __restrict mr, int64_t w, const KernelRows& k) {
-  double* __restrict cu = k.cu;
-  double* __restrict cv = k.cv;
-  double* __restrict cuu = k.cuu;
-  double* __restrict cvv = k.cvv;
-  double* __restrict e = k.e;
-  double* __restrict g = k.g;
-  double* __restrict em = k.em;
-  double* __restrict gm = k.gm;
-  double* __restrict vm = k.vm;
+                               const uint8_t* __restrict mr, int64_t w, double* __restrict cu,
+                               double* __restrict cv, double* __restrict cuu,
+                               double* __restrict cvv, double* __restrict e, double* __restrict g,
+                               double* __restrict em, double* __restrict gm,
+                               double* __restrict vm) {
   RB_EVAL_IVDEP
   for (int64_t j = 0; j < w; ++j) {
     const double a = xr[j], b = yr[j];
@@ -245,14 +240,17 @@ RB_EVAL_INLINE void ssim_kernel_body(const SlicePair& in, int64_t win, double da
   const double k1 = 2.0 * c1 * (n * n), k2 = 2.0 * c2 * d;
   const KernelRows rows = kernel_rows(w, ow);
   // Rows 0 .. win-1 enter the first window.
+  const KernelRows& k = rows;
   for (int64_t r = 0; r < win; ++r)
     kernel_row<kMask, false>(in.x + r * sx, in.y + r * sy, nullptr, nullptr,
-                             kMask ? mask + r * w : nullptr, w, rows);
+                             kMask ? mask + r * w : nullptr, w, k.cu, k.cv, k.cuu, k.cvv, k.e,
+                             k.g, k.em, k.gm, k.vm);
   for (int64_t i = 0; i < oh; ++i) {
     if (i > 0) {  // row i + win - 1 enters, row i - 1 leaves
       const int64_t rn = i + win - 1;
       kernel_row<kMask, true>(in.x + rn * sx, in.y + rn * sy, in.x + (i - 1) * sx,
-                              in.y + (i - 1) * sy, kMask ? mask + rn * w : nullptr, w, rows);
+                              in.y + (i - 1) * sy, kMask ? mask + rn * w : nullptr, w, k.cu,
+                              k.cv, k.cuu, k.cvv, k.e, k.g, k.em, k.gm, k.vm);
     }
     ssim_row<kWin, kMask, kMap>(w, ow, win, n, k1, k2,
                                 kMask ? mask + (i + half) * w + half : nullptr,

@@ -122,31 +122,29 @@ Manifest read_manifest(const fs::path& data_dir) {
 }
 
 json to_json(const ManifestFile& f) {
-  json e;
-  e["file"] = f.file;
-  e["split"] = f.sim_split;
-  e["track"] = string_or_null(f.track);
-  e["contrast"] = f.contrast;
-  e["vendor"] = f.vendor;
-  e["field_t"] = f.field_t;
-  e["coils"] = f.coils;
-  e["slices"] = f.slices;
-  e["readout"] = f.readout;
-  e["phase"] = f.phase;
-  e["recon"] = {f.recon_h, f.recon_w};
-  e["acceleration"] = f.acceleration > 0 ? json(f.acceleration) : json(nullptr);
-  e["patient_id"] = f.patient_id;
   json les = json::array();
   for (const auto& l : f.lesion_info)
     les.push_back({{"type", l.type}, {"slice_range", array_or_null(l.slice_range)},
                    {"box", array_or_null(l.box)}});
-  e["lesions"] = les;
-  e["has_pair"] = f.has_pair;
-  e["truth"] = string_or_null(f.truth);
-  e["nolesion"] = string_or_null(f.nolesion);
-  e["ground_truth"] = string_or_null(f.ground_truth);
-  e["snr"] = f.snr;
-  return e;
+  return {{"file", f.file},
+          {"split", f.sim_split},
+          {"track", string_or_null(f.track)},
+          {"contrast", f.contrast},
+          {"vendor", f.vendor},
+          {"field_t", f.field_t},
+          {"coils", f.coils},
+          {"slices", f.slices},
+          {"readout", f.readout},
+          {"phase", f.phase},
+          {"recon", {f.recon_h, f.recon_w}},
+          {"acceleration", f.acceleration > 0 ? json(f.acceleration) : json(nullptr)},
+          {"patient_id", f.patient_id},
+          {"lesions", les},
+          {"has_pair", f.has_pair},
+          {"truth", string_or_null(f.truth)},
+          {"nolesion", string_or_null(f.nolesion)},
+          {"ground_truth", string_or_null(f.ground_truth)},
+          {"snr", f.snr}};
 }
 
 json to_json(const Manifest& m) {
