@@ -140,7 +140,8 @@ for t in ["multicoil_4x", "multicoil_8x", "transfer_4x"]:
     api = json.load(open(os.path.join(os.path.dirname(demo), f"api-{t}.json")))
     check(api.get("hidden") is False and api.get("closed") is True, f"API {t}: public after close")
     check([e["team"] for e in api["entries"]] == [r["team"] for r in lbs[t]["rows"]],
-          f"API {t}: the leaderboard file is the database's")
+          f"API {t}: the leaderboard file is the database's: {[e['team'] for e in api['entries']]} "
+          f"vs {[r['team'] for r in lbs[t]['rows']]}; run notes {json.load(open(os.path.join(res, 'run.json')))['notes']}")
     for e in api["entries"]:
         vols = evals[t][e["team"]]["volumes"]
         check(close(e["ssim"]["mean"], float(np.mean([v["ssim"] for v in vols]))), f"API {t}/{e['team']} SSIM")
