@@ -126,25 +126,14 @@ json to_json(const ManifestFile& f) {
   for (const auto& l : f.lesion_info)
     les.push_back({{"type", l.type}, {"slice_range", array_or_null(l.slice_range)},
                    {"box", array_or_null(l.box)}});
-  return {{"file", f.file},
-          {"split", f.sim_split},
-          {"track", string_or_null(f.track)},
-          {"contrast", f.contrast},
-          {"vendor", f.vendor},
-          {"field_t", f.field_t},
-          {"coils", f.coils},
-          {"slices", f.slices},
-          {"readout", f.readout},
-          {"phase", f.phase},
+  return {{"file", f.file}, {"split", f.sim_split}, {"track", string_or_null(f.track)},
+          {"contrast", f.contrast}, {"vendor", f.vendor}, {"field_t", f.field_t},
+          {"coils", f.coils}, {"slices", f.slices}, {"readout", f.readout}, {"phase", f.phase},
           {"recon", {f.recon_h, f.recon_w}},
           {"acceleration", f.acceleration > 0 ? json(f.acceleration) : json(nullptr)},
-          {"patient_id", f.patient_id},
-          {"lesions", les},
-          {"has_pair", f.has_pair},
-          {"truth", string_or_null(f.truth)},
-          {"nolesion", string_or_null(f.nolesion)},
-          {"ground_truth", string_or_null(f.ground_truth)},
-          {"snr", f.snr}};
+          {"patient_id", f.patient_id}, {"lesions", les}, {"has_pair", f.has_pair},
+          {"truth", string_or_null(f.truth)}, {"nolesion", string_or_null(f.nolesion)},
+          {"ground_truth", string_or_null(f.ground_truth)}, {"snr", f.snr}};
 }
 
 json to_json(const Manifest& m) {

@@ -23,31 +23,29 @@ fs::path scratch(const std::string& name) {
   return p;
 }
 
-// [slice coil read phase] = 2 slices of a 4-coil phantom, 64 x 48, whose header acquires
-// phase columns [4, 44) only (padding_left 4: enc_y 48, centre 20, maximum 39).
+// A 64 x 48 encoding that acquires phase columns [4, 44) only (padding_left = 48 / 2 - 20,
+// padding_right = 4 + 39 + 1), reconSpace 32 x 32.
+IsmrmrdInfo padded_header() {
+  IsmrmrdInfo h;
+  h.enc_x = 64, h.enc_y = 48, h.recon_x = h.recon_y = 32;
+  h.pe_center = 20, h.pe_max = 39;
+  return h;
+}
+
+// [slice coil read phase] = 2 slices of a 4-coil phantom under padded_header().
 FastMriVolume phantom_volume() {
   const auto p = test::make_phantom(4, 64, 48);
   FastMriVolume v;
   v.kspace = Array<cfloat>({2, 4, 64, 48});
   for (int64_t s = 0; s < 2; ++s)
     std::copy(p.kspace.vec().begin(), p.kspace.vec().end(), v.kspace.data() + s * p.kspace.size());
-  IsmrmrdInfo h;
-  h.enc_x = 64;
-  h.enc_y = 48;
-  h.recon_x = 32;
-  h.recon_y = 32;
-  h.pe_center = 20;
-  h.pe_max = 39;
-  v.header_xml = make_ismrmrd_header(h);
+  v.header_xml = make_ismrmrd_header(padded_header());
   v.acquisition = "AXT2";
   return v;
 }
 
 TEST(AcquiredColumns, FastMriPaddingClippedToTheWidth) {
-  IsmrmrdInfo h;
-  h.enc_y = 48;
-  h.pe_center = 20;
-  h.pe_max = 39;
+  IsmrmrdInfo h = padded_header();
   EXPECT_EQ(acquired_columns(&h, 48), (std::pair<int64_t, int64_t>{4, 44}));
   EXPECT_EQ(acquired_columns(&h, 40), (std::pair<int64_t, int64_t>{4, 40}));  // numpy slicing
   EXPECT_EQ(acquired_columns(&h, 4), (std::pair<int64_t, int64_t>{0, 4}));    // does not fit
