@@ -9,7 +9,7 @@ DEMO_OUT ?= demo-out
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps configure build test demo bench docs asan fuzz clean
+.PHONY: all deps configure build python install-python test demo bench docs asan fuzz clean
 
 all: build
 
@@ -21,6 +21,14 @@ configure: deps
 
 build: configure
 	@cmake --build $(BUILD) -j $(JOBS)
+
+# The Python package alone (build/python/reconbench; also part of `build`), and its install
+# into Debian's /usr/local site directory (docs/python.md).
+python: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target python
+
+install-python: python
+	cmake --install $(BUILD) --component python
 
 test: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 1500
