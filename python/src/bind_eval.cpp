@@ -10,8 +10,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
-#include <algorithm>
-#include <limits>
+#include <cmath>
 
 #include "common.hpp"
 #include "reconbench/core/parallel.hpp"
@@ -38,23 +37,27 @@ VolumePair volume_pair(const py::handle& gt, const py::handle& pred, const char*
   return p;
 }
 
-void check_finite_pair(const VolumePair& p, const char* fn) {
-  ev::check_finite(view(p.gt), rb::cat(fn, ": gt"));
-  ev::check_finite(view(p.pred), rb::cat(fn, ": pred"));
+// NaN/Inf in either volume make every metric non-finite (they reach the running sums), so
+// the inputs are scanned (naming the first bad voxel) only when a result is not finite;
+// a non-finite result of finite volumes (PSNR of identical volumes) is returned as is.
+double checked(double result, const VolumePair& p, const char* fn) {
+  if (!std::isfinite(result)) {
+    ev::check_finite(view(p.gt), rb::cat(fn, ": gt"));
+    ev::check_finite(view(p.pred), rb::cat(fn, ": pred"));
+  }
+  return result;
 }
 
-// evaluate.py: maxval = gt.max() unless given.
+// evaluate.py: maxval = gt.max() (numpy's own, called with the GIL) unless given.
 double data_range(const VolumePair& p, const std::optional<double>& maxval) {
-  if (maxval) return *maxval;
-  const auto flat = view(p.gt).flat();
-  return static_cast<double>(*std::max_element(flat.begin(), flat.end()));
+  return maxval ? *maxval : p.gt.attr("max")().cast<double>();
 }
 
 double ssim(const py::handle& gt, const py::handle& pred, std::optional<double> maxval) {
   const VolumePair p = volume_pair(gt, pred, "ssim");
+  const double R = data_range(p, maxval);
   return run_released([&] {
-    check_finite_pair(p, "ssim");
-    const double R = data_range(p, maxval);
+    checked(R, p, "ssim");
     const auto x = view(p.gt), y = view(p.pred);
     std::vector<double> per(static_cast<size_t>(x.dim(0)));
     rb::parallel_for(x.dim(0), [&](int64_t s) {
@@ -63,25 +66,23 @@ double ssim(const py::handle& gt, const py::handle& pred, std::optional<double> 
     });
     double sum = 0;
     for (double v : per) sum += v;  // slice order: independent of the thread count
-    return sum / static_cast<double>(per.size());
+    return checked(sum / static_cast<double>(per.size()), p, "ssim");
   });
 }
 
 double psnr(const py::handle& gt, const py::handle& pred, std::optional<double> maxval) {
   const VolumePair p = volume_pair(gt, pred, "psnr");
+  const double R = data_range(p, maxval);
   return run_released([&] {
-    check_finite_pair(p, "psnr");
-    return ev::psnr(view(p.gt), view(p.pred), data_range(p, maxval));
+    checked(R, p, "psnr");
+    return checked(ev::psnr(view(p.gt), view(p.pred), R), p, "psnr");
   });
 }
 
 template <double (*F)(rb::ArrayView<const float>, rb::ArrayView<const float>)>
 double plain_metric(const py::handle& gt, const py::handle& pred, const char* fn) {
   const VolumePair p = volume_pair(gt, pred, fn);
-  return run_released([&] {
-    check_finite_pair(p, fn);
-    return F(view(p.gt), view(p.pred));
-  });
+  return run_released([&] { return checked(F(view(p.gt), view(p.pred)), p, fn); });
 }
 
 ev::VolumeMetrics volume_metrics(const py::handle& gt, const py::handle& pred, bool masked,

@@ -96,6 +96,14 @@ class Metrics(unittest.TestCase):
         bad[1, 4, 5] = np.nan
         with self.assertRaisesRegex(ValueError, r"ssim: pred: contains NaN values at \(slice 1, y 4, x 5\)"):
             rb.ssim(gt, bad)
+        with self.assertRaisesRegex(ValueError, r"ssim: gt: contains NaN values at \(slice 1, y 4, x 5\)"):
+            rb.ssim(bad, gt)
+        inf = gt.copy()
+        inf[0, 2, 3] = -np.inf
+        for f in (rb.psnr, rb.nmse, rb.mse):
+            with self.assertRaisesRegex(ValueError, r"pred: contains infinite values at \(slice 0, y 2, x 3\)"):
+                f(gt, inf)
+        self.assertEqual(rb.psnr(gt, gt), np.inf)  # finite volumes: returned as skimage does
         with self.assertRaisesRegex(ValueError, r"gt \(2, 16, 16\) and pred \(2, 16, 15\) differ"):
             rb.psnr(gt, gt[:, :, :15])
         with self.assertRaisesRegex(ValueError, r"expected a 3-D array \[slice y x\]"):

@@ -141,6 +141,30 @@ class ReconAgainstCli(unittest.TestCase):
         again = rb.recon("cs-tv", k, m, iter=3)  # the interrupt flag was reset
         self.assertEqual(again.shape[0], 1)
 
+    def test_heavy_calls_release_the_gil(self):
+        v = rb.read_fastmri(Data.get().files[0])
+        k, m = v["kspace"][:1], v["mask"]
+        count, stop = [0], threading.Event()
+
+        def spin():
+            while not stop.is_set():
+                count[0] += 1
+
+        th = threading.Thread(target=spin)
+        th.start()
+        try:
+            c0, t0 = count[0], time.perf_counter()
+            time.sleep(0.3)  # baseline: the GIL is free
+            rate = (count[0] - c0) / (time.perf_counter() - t0)
+            c0, t0 = count[0], time.perf_counter()
+            rb.recon("cs-tv", k, m, iter=300)
+            during = (count[0] - c0) / (time.perf_counter() - t0)
+        finally:
+            stop.set()
+            th.join()
+        # Held, the spinning thread would get at most one 5 ms switch interval.
+        self.assertGreater(during, 0.2 * rate, f"{during:.0f}/s during the call, {rate:.0f}/s idle")
+
 
 class Transforms(unittest.TestCase):
     def test_fft2c_ifft2c_rss_against_numpy(self):
