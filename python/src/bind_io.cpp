@@ -126,28 +126,6 @@ void write_fastmri(const fs::path& path, const py::handle& kspace,
   });
 }
 
-py::dict header_info(const py::object& xml) {
-  const rb::IsmrmrdInfo h = rb::parse_ismrmrd_header(py::cast<std::string>(xml), "header_info");
-  py::dict d;
-  d["encoding_size"] = py::make_tuple(h.enc_x, h.enc_y, h.enc_z);
-  d["recon_size"] = py::make_tuple(h.recon_x, h.recon_y, h.recon_z);
-  d["encoding_fov_mm"] = py::make_tuple(h.enc_fov_x, h.enc_fov_y, h.enc_fov_z);
-  d["recon_fov_mm"] = py::make_tuple(h.recon_fov_x, h.recon_fov_y, h.recon_fov_z);
-  d["kspace_encoding_step_1"] = py::make_tuple(h.pe_min, h.pe_max, h.pe_center);
-  d["padding_left"] = h.padding_left();
-  d["padding_right"] = h.padding_right();
-  d["vendor"] = h.vendor;
-  d["model"] = h.model;
-  d["field_strength_t"] = h.field_strength_t;
-  d["receiver_channels"] = h.receiver_channels;
-  d["tr_ms"] = h.tr_ms;
-  d["te_ms"] = h.te_ms;
-  d["ti_ms"] = h.ti_ms;
-  d["flip_angle_deg"] = h.flip_angle_deg;
-  d["protocol_name"] = h.protocol_name;
-  return d;
-}
-
 }  // namespace
 
 void bind_io(py::module_& m) {
@@ -182,8 +160,6 @@ void bind_io(py::module_& m) {
       "path"_a, "volume"_a, "acquisition"_a = "",
       "Write a fastMRI reconstruction file (`reconstruction` float32 [slice y x], attribute "
       "acquisition), as `reconbench recon` and the challenge's submissions have them.");
-  m.def("header_info", &header_info, "ismrmrd_header"_a,
-        "The ISMRMRD header fields reconbench uses, with fastMRI's padding_left/right.");
 }
 
 }  // namespace rbpy

@@ -46,7 +46,6 @@ std::map<std::string, std::string> method_params(const py::kwargs& kw) {
 // The registry's method; a name it does not know loads the learned methods' plugin first.
 std::unique_ptr<rb::ReconMethod> make_method(const std::string& name,
                                              const rb::ReconMethodConfig& cfg) {
-  rb::register_classical_methods();
   bool known = false;
   for (const auto& [n, h] : rb::recon_method_names()) known = known || n == name;
   if (!known && !ml_plugin_loaded()) load_ml_plugin();
@@ -183,6 +182,7 @@ py::array centred_fft(const py::handle& x, const char* fn) {
 
 void bind_recon(py::module_& m) {
   using namespace pybind11::literals;
+  rb::register_classical_methods();
   m.def("recon", &recon, "method"_a, "kspace"_a, "mask"_a = py::none(), "header"_a = py::none(),
         py::kw_only(), "weights"_a = "", "num_low_frequency"_a = 0, "progress"_a = false,
         "Reconstruct undersampled k-space [slice coil read phase] (zeros where unsampled) "
@@ -196,7 +196,6 @@ void bind_recon(py::module_& m) {
   m.def(
       "methods",
       [](bool learned) {
-        rb::register_classical_methods();
         if (learned) load_ml_plugin();
         py::dict d;
         for (const auto& [n, h] : rb::recon_method_names()) d[py::str(n)] = h;
