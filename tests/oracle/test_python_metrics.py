@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import tempfile
+import tracemalloc
 import unittest
 
 import numpy as np
@@ -76,6 +77,31 @@ class Metrics(unittest.TestCase):
         self.assertFalse(gt_nc.flags["C_CONTIGUOUS"])
         self.assertEqual(rb.ssim(gt_nc, pred), base)
         self.assertEqual(rb.nmse(gt.tolist(), pred), rb.nmse(gt, pred))
+
+    def test_inputs_are_used_in_place_and_outputs_not_copied(self):
+        rng = np.random.default_rng(6)
+        gt = brain_like(rng, 16, 160, 160)  # 1.6 MB float32
+        pred = (gt * 0.9).astype(np.float32)
+        gt64 = gt.astype(np.float64)
+        tracemalloc.start()  # numpy reports its buffers to tracemalloc
+        try:
+            tracemalloc.reset_peak()
+            rb.ssim(gt, pred)
+            in_place = tracemalloc.get_traced_memory()[1]
+            tracemalloc.reset_peak()
+            rb.ssim(gt64, pred)  # float64 must be converted: one float32 copy
+            converted = tracemalloc.get_traced_memory()[1]
+            tracemalloc.reset_peak()
+            k = rb.fft2c(pred.astype(np.complex64))
+            tracemalloc.reset_peak()
+            out = rb.ifft2c(k)
+            out_peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        self.assertLess(in_place, gt.nbytes // 10)
+        self.assertGreater(converted, gt.nbytes)
+        self.assertLess(out_peak, out.nbytes // 10)  # the library's buffer, owned by the array
+        self.assertFalse(out.flags["OWNDATA"])
 
     def test_independent_of_thread_count(self):
         rng = np.random.default_rng(4)

@@ -86,9 +86,11 @@ class ReconAgainstCli(unittest.TestCase):
         self.check_method("zero-filled")
         self.check_method("grappa")
         self.check_method("cs-wavelet", ["iter=5", "cycle_spin=0"], {"iter": 5, "cycle_spin": False})
+        self.check_method("cs-tv", ["iter=20", "rho=0.7"], {"iter": 20, "rho": 0.7})
 
-    def test_learned_unet_equals_the_cli(self):
+    def test_learned_methods_equal_the_cli(self):
         self.check_method("unet", weights=UNET)
+        self.check_method("varnet")  # default weights: models/varnet_small.pt
 
     def test_single_slice_and_fastmri_mask_shape(self):
         v = rb.read_fastmri(Data.get().files[0])

@@ -48,18 +48,17 @@ class Simulated(unittest.TestCase):
         assert p.returncode == 0, p.stderr
         cls.files = sorted(glob.glob(os.path.join(cls.tmp.name, "multicoil_train", "*.h5")))
         assert len(cls.files) == 3, cls.files  # the ci profile's train split
+        cls.whole = list(rb.SimulatedSlices("ci", seed=SEED, volumes=4))  # 3 files + 1 fresh
 
     @classmethod
     def tearDownClass(cls):
         cls.tmp.cleanup()
 
-    def stream(self, volumes, **kw):
-        return list(rb.SimulatedSlices("ci", seed=SEED, volumes=volumes, **kw))
-
     def test_first_volumes_are_the_simulate_files(self):
-        samples = self.stream(3)
         by_file = {}
-        for s in samples:
+        for s in self.whole:
+            if "_r1" in s["fname"]:
+                continue
             by_file.setdefault(s["fname"], []).append(s)
         self.assertEqual(sorted(by_file), sorted(os.path.basename(f) for f in self.files))
         for f in self.files:
@@ -97,13 +96,41 @@ class Simulated(unittest.TestCase):
         self.assertFalse(np.array_equal(a["target"], b["target"]))
 
     def test_shards_partition_the_stream(self):
-        whole = [(s["fname"], s["slice_num"]) for s in self.stream(4)]
+        whole = [(s["fname"], s["slice_num"]) for s in self.whole]
         parts = [(s["fname"], s["slice_num"]) for i in range(2)
                  for s in rb.SimulatedSlices("ci", seed=SEED, volumes=4).shard(i, 2)]
         self.assertEqual(sorted(whole), sorted(parts))
         self.assertEqual(len(set(whole)), len(whole))
         endless = iter(rb.SimulatedSlices("ci", seed=SEED))
         self.assertEqual([next(endless)["fname"] for _ in range(5)][-1], whole[4][0])
+
+    def test_pytorch_dataloader_with_forked_workers(self):
+        import torch  # Debian's python3-torch; reconbench itself never imports it
+
+        class Sim(torch.utils.data.IterableDataset):
+            def __iter__(self):
+                src = rb.SimulatedSlices("ci", seed=SEED, volumes=4)
+                w = torch.utils.data.get_worker_info()
+                if w is not None:
+                    src = src.shard(w.id, w.num_workers)
+                for s in src:
+                    yield torch.from_numpy(s["kspace"]), torch.from_numpy(s["target"]), \
+                        s["fname"], s["slice_num"]
+
+        rb.set_num_threads(2)  # the parent's thread pool exists before the workers fork
+        try:
+            direct = {(s["fname"], s["slice_num"]): s["target"] for s in self.whole}
+            loader = torch.utils.data.DataLoader(Sim(), batch_size=None, num_workers=2,
+                                                 multiprocessing_context="fork")
+            got = {}
+            for k, t, fname, s in loader:
+                self.assertEqual(k.dtype, torch.complex64)
+                got[(fname, s)] = t.numpy()
+        finally:
+            rb.set_num_threads(0)
+        self.assertEqual(sorted(got), sorted(direct))
+        for key, t in got.items():
+            self.assertTrue(np.array_equal(t, direct[key]), key)
 
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "unknown profile 'huge'"):
