@@ -116,11 +116,13 @@ py::object evaluate(const std::filesystem::path& target_dir,
   o.bootstrap.resamples = bootstrap;
   o.bootstrap.seed = seed;
   o.progress = progress;
-  ev::EvalRun run = run_released([&] { return ev::evaluate_directories(target_dir, predictions_dir, o); });
+  ev::EvalRun run =
+      run_released([&] { return ev::evaluate_directories(target_dir, predictions_dir, o); });
   if (check && run.failed()) {
     // The lines `reconbench eval` prints before exiting with status 2.
-    std::string msg = rb::cat(run.errors.size(), " file(s) could not be evaluated",
-                              allow_missing ? "" : " (allow_missing=True tolerates missing/extra files)");
+    std::string msg =
+        rb::cat(run.errors.size(), " file(s) could not be evaluated",
+                allow_missing ? "" : " (allow_missing=True tolerates missing/extra files)");
     for (const auto& e : run.errors) msg += rb::cat("\n", e.file, ": ", e.kind, ": ", e.reason);
     throw rb::UserError(msg);
   }

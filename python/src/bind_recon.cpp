@@ -71,7 +71,8 @@ rb::Array<float> reconstruct(const rb::ReconMethod& m, rb::ArrayView<const rb::c
   std::optional<rb::Progress> bar;
   if (progress) bar.emplace("recon " + m.name(), S, "slice");
   const int T = rb::num_threads();
-  const int outer = m.parallel_slices() && T > 1 && S > 1 ? static_cast<int>(std::min<int64_t>(T, S)) : 1;
+  const bool par = m.parallel_slices() && T > 1 && S > 1;
+  const int outer = par ? static_cast<int>(std::min<int64_t>(T, S)) : 1;
   const int inner = std::max(1, T / outer);
   rb::parallel_for(
       S,
