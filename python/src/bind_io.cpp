@@ -81,22 +81,27 @@ py::dict read_fastmri(const fs::path& path, std::optional<int64_t> slice) {
 void set_attrs(rb::FastMriVolume& v, const py::dict& attrs) {
   for (const auto& [k, val] : attrs) {
     const std::string key = py::str(k);
-    if (key == "acquisition") {
-      v.acquisition = py::str(val);
-    } else if (key == "patient_id") {
-      v.patient_id = py::str(val);
-    } else if (key == "max") {
-      v.max = val.cast<double>();
-    } else if (key == "norm") {
-      v.norm = val.cast<double>();
-    } else if (key == "acceleration") {
-      v.acceleration = val.cast<int64_t>();
-    } else if (key == "num_low_frequency") {
-      v.num_low_frequency = val.cast<int64_t>();
-    } else {
-      throw rb::UserError(rb::cat("write_fastmri: unknown attribute '", key,
-                                  "' (acquisition, max, norm, patient_id, acceleration, "
-                                  "num_low_frequency)"));
+    try {
+      if (key == "acquisition") {
+        v.acquisition = py::str(val);
+      } else if (key == "patient_id") {
+        v.patient_id = py::str(val);
+      } else if (key == "max") {
+        v.max = val.cast<double>();
+      } else if (key == "norm") {
+        v.norm = val.cast<double>();
+      } else if (key == "acceleration") {
+        v.acceleration = val.cast<int64_t>();
+      } else if (key == "num_low_frequency") {
+        v.num_low_frequency = val.cast<int64_t>();
+      } else {
+        throw rb::UserError(rb::cat("write_fastmri: unknown attribute '", key,
+                                    "' (acquisition, max, norm, patient_id, acceleration, "
+                                    "num_low_frequency)"));
+      }
+    } catch (const py::cast_error&) {
+      throw rb::UserError(rb::cat("write_fastmri: attribute ", key, "=",
+                                  std::string(py::repr(val)), " has the wrong type"));
     }
   }
 }

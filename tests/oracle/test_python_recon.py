@@ -266,6 +266,9 @@ class Files(unittest.TestCase):
             rb.read_fastmri(os.path.join(os.path.dirname(f), "nope.h5"))
         with self.assertRaisesRegex(ValueError, "unknown attribute 'colour'"):
             rb.write_fastmri("/tmp/never.h5", v["kspace"], attrs={"colour": "red"})
+        with self.assertRaisesRegex(ValueError, "attribute max='big' has the wrong type"):
+            rb.write_fastmri("/tmp/never.h5", v["kspace"], attrs={"max": "big"})
+        self.assertFalse(os.path.exists("/tmp/never.h5"))
 
 
 if __name__ == "__main__":
