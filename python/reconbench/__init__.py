@@ -18,13 +18,14 @@ from ._reconbench import __version__, _simulate_volume  # noqa: F401
 
 def _slice_sample(vol, s):
     """fastMRI SliceDataset's sample of slice s: kspace [coil read phase], mask None (fully
-    sampled), target [y x], attrs (file attributes + header metadata), fname, slice_num."""
+    sampled), target [y x], attrs (file attributes + header metadata), fname, slice_num.
+    The arrays are copies, so that a kept sample does not keep its whole volume alive."""
     attrs = dict(vol["attrs"])
     attrs.update(vol["metadata"])
     return {
-        "kspace": vol["kspace"][s],
+        "kspace": vol["kspace"][s].copy(),
         "mask": None,
-        "target": vol["reconstruction_rss"][s],
+        "target": vol["reconstruction_rss"][s].copy(),
         "attrs": attrs,
         "fname": vol["fname"],
         "slice_num": s,
