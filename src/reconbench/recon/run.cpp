@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -15,21 +16,6 @@ namespace fs = std::filesystem;
 
 namespace rb {
 
-namespace {
-
-// The mask every slice of `file` is reconstructed with: the file's (or all ones), columns
-// outside the acquired range zeroed. Not used with opts.undersample (masked per slice).
-std::vector<float> file_mask(const FastMriFile& file, const IsmrmrdInfo* header) {
-  const int64_t w = file.phase();
-  std::vector<float> mask(static_cast<size_t>(w), 1.f);
-  if (file.has_mask()) mask = file.read_mask();
-  const auto [l, r] = acquired_columns(header, w);
-  for (int64_t j = 0; j < w; ++j)
-    if (j < l || j >= r) mask[j] = 0;
-  return mask;
-}
-
-}  // namespace
 
 void check_reconstructable(const FastMriFile& file, const RunOptions& opts) {
   if (opts.undersample) {
@@ -46,16 +32,19 @@ void check_reconstructable(const FastMriFile& file, const RunOptions& opts) {
       RB_CHECK(std::isfinite(v), file.path().string(), ": mask has non-finite values");
 }
 
-Array<float> reconstruct_volume(const FastMriFile& file, const ReconMethod& method,
-                                const RunOptions& opts) {
-  check_reconstructable(file, opts);
-  const int64_t S = file.num_slices(), H = file.readout(), W = file.phase();
-  const IsmrmrdInfo* header = file.has_header() ? &file.header() : nullptr;
+namespace {
+
+// Slice s of a volume [coil read phase]: a view of memory, or of `storage` filled by a read.
+using SliceReader = std::function<ArrayView<const cfloat>(int64_t s, Array<cfloat>& storage)>;
+
+// The loop itself, over S slices of k-space [slice coil read phase] with H x W slices.
+Array<float> run_slices(int64_t S, int64_t H, int64_t W, const SliceReader& read_slice,
+                        const std::vector<float>& mask, int64_t num_low_frequency,
+                        const IsmrmrdInfo* header, const std::string& note,
+                        const ReconMethod& method, const RunOptions& opts) {
   auto [ch, cw] = fastmri_crop_size(header, H, W);
   if (opts.crop_h > 0 && opts.crop_w > 0) std::tie(ch, cw) = std::pair{opts.crop_h, opts.crop_w};
-  const std::vector<float> mask = opts.undersample ? std::vector<float>() : file_mask(file, header);
   const auto [pl, pr] = acquired_columns(header, W);
-
   const int T = opts.threads > 0 ? opts.threads : num_threads();
   const bool par = method.parallel_slices() && T > 1 && S > 1;
   const int outer = par ? static_cast<int>(std::min<int64_t>(T, S)) : 1;
@@ -66,18 +55,21 @@ Array<float> reconstruct_volume(const FastMriFile& file, const ReconMethod& meth
       [&](int64_t s) {
         check_interrupted();
         recon::ScopedReconThreads scoped(inner);
-        auto k = file.read_kspace_slice(s);
+        Array<cfloat> storage;
+        ArrayView<const cfloat> k = read_slice(s, storage);
         SliceInput in;
         std::vector<float> applied;
         if (opts.undersample) {
-          applied = apply_mask_inplace(k.view(), opts.undersample->mask, pl, pr);
+          if (storage.empty()) storage = Array<cfloat>::from_view(k);
+          applied = apply_mask_inplace(storage.view(), opts.undersample->mask, pl, pr);
+          k = storage.view();
           in.mask = applied;
           in.num_low_frequencies = opts.undersample->num_low_frequencies;
         } else {
           in.mask = mask;
-          in.num_low_frequencies = file.num_low_frequency().value_or(0);
+          in.num_low_frequencies = num_low_frequency;
         }
-        in.kspace = k.view();
+        in.kspace = k;
         in.header = header;
         in.crop_h = ch;
         in.crop_w = cw;
@@ -87,10 +79,57 @@ Array<float> reconstruct_volume(const FastMriFile& file, const ReconMethod& meth
                   method.name(), " returned ", shape_str(img.shape()), " for crop (", ch, ", ",
                   cw, ")");
         std::copy(img.vec().begin(), img.vec().end(), out.data() + s * ch * cw);
-        if (opts.progress) opts.progress->tick(1, file.path().filename().string());
+        if (opts.progress) opts.progress->tick(1, note);
       },
       outer);
   return out;
+}
+
+// `mask` with the columns outside the header's acquired range zeroed.
+std::vector<float> acquired_mask(std::vector<float> mask, const IsmrmrdInfo* header) {
+  const auto [l, r] = acquired_columns(header, static_cast<int64_t>(mask.size()));
+  for (int64_t j = 0; j < static_cast<int64_t>(mask.size()); ++j)
+    if (j < l || j >= r) mask[j] = 0;
+  return mask;
+}
+
+}  // namespace
+
+Array<float> reconstruct_volume(const FastMriFile& file, const ReconMethod& method,
+                                const RunOptions& opts) {
+  check_reconstructable(file, opts);
+  const IsmrmrdInfo* header = file.has_header() ? &file.header() : nullptr;
+  std::vector<float> mask;
+  if (!opts.undersample)
+    mask = acquired_mask(file.has_mask() ? file.read_mask()
+                                         : std::vector<float>(static_cast<size_t>(file.phase()), 1.f),
+                         header);
+  return run_slices(
+      file.num_slices(), file.readout(), file.phase(),
+      [&](int64_t s, Array<cfloat>& storage) {
+        storage = file.read_kspace_slice(s);
+        return ArrayView<const cfloat>(storage.view());
+      },
+      mask, file.num_low_frequency().value_or(0), header, file.path().filename().string(),
+      method, opts);
+}
+
+Array<float> reconstruct_volume(const KspaceVolume& v, const ReconMethod& method,
+                                const RunOptions& opts) {
+  RB_CHECK(v.kspace.ndim() == 4, v.name, ": k-space must be [slice coil read phase], got ",
+           shape_str(v.kspace.shape()));
+  const int64_t W = v.kspace.dim(3);
+  if (opts.undersample)
+    RB_CHECK(static_cast<int64_t>(opts.undersample->mask.size()) == W, v.name,
+             ": undersampling mask has ", opts.undersample->mask.size(), " columns, k-space ", W);
+  RB_CHECK(static_cast<int64_t>(v.mask.size()) == W, v.name, ": mask has ", v.mask.size(),
+           " entries, k-space ", W, " phase-encode columns");
+  for (float x : v.mask) RB_CHECK(std::isfinite(x), v.name, ": mask has non-finite values");
+  return run_slices(
+      v.kspace.dim(0), v.kspace.dim(2), W,
+      [&](int64_t s, Array<cfloat>&) { return v.kspace(s); },
+      opts.undersample ? std::vector<float>() : acquired_mask(v.mask, v.header),
+      v.num_low_frequency, v.header, v.name, method, opts);
 }
 
 void reconstruct_files(const std::vector<fs::path>& files, const ReconMethod& method,

@@ -43,6 +43,19 @@ void check_reconstructable(const FastMriFile& file, const RunOptions& opts);
 Array<float> reconstruct_volume(const FastMriFile& file, const ReconMethod& method,
                                 const RunOptions& opts = {});
 
+// The same loop over k-space in memory (the Python binding's recon), with the mask and
+// header a file would hold; slices are used in place (copied only to undersample them).
+struct KspaceVolume {
+  ArrayView<const cfloat> kspace;       // [slice coil read phase], zeros where unsampled
+  std::vector<float> mask;              // [phase], 1 = sampled (all ones: fully sampled)
+  const IsmrmrdInfo* header = nullptr;  // null: no padding, 320 x 320 crop
+  int64_t num_low_frequency = 0;        // 0: the method derives it from the mask
+  std::string name = "k-space";         // names the volume in errors and progress
+};
+// UserError naming `name` for a mask of the wrong length or with non-finite values.
+Array<float> reconstruct_volume(const KspaceVolume& volume, const ReconMethod& method,
+                                const RunOptions& opts = {});
+
 // Every file into out_dir/<its name> (`reconstruction` + the file's acquisition; atomic
 // writes), one progress bar labelled `label` over all slices. All files are opened and
 // checked before any work; output names must be unique. With skip_existing an output that
