@@ -190,7 +190,8 @@ void bind_eval(py::module_& m) {
       "(eval/mask.hpp), as the masked metrics use it.");
   m.def("evaluate", &evaluate, "target_dir"_a, "predictions_dir"_a, py::kw_only(),
         "acquisitions"_a = std::vector<std::string>{}, "acceleration"_a = py::none(),
-        "allow_missing"_a = false, "bootstrap"_a = 10000, "seed"_a = 0, "check"_a = true,
+        "allow_missing"_a = false, "bootstrap"_a = ev::BootstrapOptions{}.resamples,
+        "seed"_a = ev::BootstrapOptions{}.seed, "check"_a = true,
         "progress"_a = true,
         "`reconbench eval --json` as a dict: every ground-truth .h5 of target_dir against the "
         "same name in predictions_dir (volumes, summary, errors, spec). With check, per-file "

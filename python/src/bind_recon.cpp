@@ -19,7 +19,7 @@
 #include "reconbench/fft/transforms.hpp"
 #include "reconbench/recon/espirit.hpp"
 #include "reconbench/recon/method.hpp"
-#include "reconbench/recon/threads.hpp"
+#include "reconbench/recon/run.hpp"
 
 namespace rbpy {
 
@@ -47,55 +47,9 @@ std::map<std::string, std::string> method_params(const py::kwargs& kw) {
 std::unique_ptr<rb::ReconMethod> make_method(const std::string& name,
                                              const rb::ReconMethodConfig& cfg) {
   bool known = false;
-  for (const auto& [n, h] : rb::recon_method_names()) known = known || n == name;
+  for (const auto& info : rb::recon_methods()) known = known || info.name == name;
   if (!known && !ml_plugin_loaded()) load_ml_plugin();
   return rb::make_recon_method(name, cfg);
-}
-
-// `reconbench recon`'s loop (cli/cmd_recon.cpp) over in-memory k-space [slice coil read
-// phase]: padding columns of the header zeroed in the mask, fastMRI's output crop, slices in
-// parallel with an equal share of the threads each (ScopedReconThreads).
-rb::Array<float> reconstruct(const rb::ReconMethod& m, rb::ArrayView<const rb::cfloat> k,
-                             std::vector<float> mask, const rb::IsmrmrdInfo* hdr, int64_t nlf,
-                             bool progress) {
-  const int64_t S = k.dim(0), H = k.dim(2), W = k.dim(3);
-  for (float v : mask) RB_CHECK(std::isfinite(v), "recon: mask has non-finite values");
-  if (hdr) {  // fastMRI: acquired phase columns are [padding_left, padding_right)
-    const int64_t pl = hdr->padding_left(), pr = hdr->padding_right();
-    if (pl >= 0 && pr <= W && pl < pr)
-      for (int64_t j = 0; j < W; ++j)
-        if (j < pl || j >= pr) mask[j] = 0;
-  }
-  const auto [ch, cw] = rb::fastmri_crop_size(hdr, H, W);
-  rb::Array<float> out({S, ch, cw});
-  std::optional<rb::Progress> bar;
-  if (progress) bar.emplace("recon " + m.name(), S, "slice");
-  const int T = rb::num_threads();
-  const bool par = m.parallel_slices() && T > 1 && S > 1;
-  const int outer = par ? static_cast<int>(std::min<int64_t>(T, S)) : 1;
-  const int inner = std::max(1, T / outer);
-  rb::parallel_for(
-      S,
-      [&](int64_t s) {
-        rb::check_interrupted();
-        rb::recon::ScopedReconThreads scoped(inner);
-        rb::SliceInput in;
-        in.kspace = k(s);
-        in.mask = mask;
-        in.num_low_frequencies = nlf;
-        in.header = hdr;
-        in.crop_h = ch;
-        in.crop_w = cw;
-        in.slice_index = s;
-        auto img = m.reconstruct_slice(in);
-        RB_ASSERT(img.ndim() == 2 && img.dim(0) == ch && img.dim(1) == cw, "method ", m.name(),
-                  " returned ", rb::shape_str(img.shape()));
-        std::copy(img.vec().begin(), img.vec().end(), out.data() + s * ch * cw);
-        if (bar) bar->tick();
-      },
-      outer);
-  if (bar) bar->done();
-  return out;
 }
 
 py::array recon(const std::string& method, const py::handle& kspace, const py::handle& mask,
@@ -111,9 +65,7 @@ py::array recon(const std::string& method, const py::handle& kspace, const py::h
   std::vector<float> mk(static_cast<size_t>(W), 1.0f);  // None: fully sampled
   if (!mask.is_none()) {
     auto a = real_array(mask, "recon: mask");
-    RB_CHECK(a.size() == W, "recon: mask has ", a.size(), " entries, k-space ", W,
-             " phase-encode columns (mask [phase] or fastMRI's [1, 1, phase, 1])");
-    mk.assign(a.data(), a.data() + W);
+    mk.assign(a.data(), a.data() + a.size());  // [phase] or fastMRI's [1, 1, phase, 1]
   }
   std::optional<rb::IsmrmrdInfo> hdr;
   if (!header.is_none())
@@ -121,9 +73,20 @@ py::array recon(const std::string& method, const py::handle& kspace, const py::h
   rb::ReconMethodConfig cfg;
   cfg.weights = weights;
   cfg.params = method_params(params);
+  rb::KspaceVolume vol;
+  vol.kspace = kv;
+  vol.mask = std::move(mk);
+  vol.header = hdr ? &*hdr : nullptr;
+  vol.num_low_frequency = num_low_frequency;
+  vol.name = "recon: kspace";
   auto img = run_released([&] {
     auto m = make_method(method, cfg);
-    return reconstruct(*m, kv, mk, hdr ? &*hdr : nullptr, num_low_frequency, progress);
+    std::optional<rb::Progress> bar;
+    rb::RunOptions o;
+    if (progress) o.progress = &bar.emplace("recon " + method, kv.dim(0), "slice");
+    auto out = rb::reconstruct_volume(vol, *m, o);
+    if (bar) bar->done();
+    return out;
   });
   if (k.ndim() == 3) img.reshape({img.dim(1), img.dim(2)});
   return to_numpy(std::move(img));
@@ -199,12 +162,19 @@ void bind_recon(py::module_& m) {
       [](bool learned) {
         if (learned) load_ml_plugin();
         py::dict d;
-        for (const auto& [n, h] : rb::recon_method_names()) d[py::str(n)] = h;
+        for (const auto& info : rb::recon_methods()) {
+          py::list params;
+          for (const auto& p : info.params)
+            params.append(py::dict("key"_a = p.key, "type"_a = p.type,
+                                   "default"_a = p.default_value, "help"_a = p.help));
+          d[py::str(info.name)] = py::dict("help"_a = info.help, "params"_a = params);
+        }
         return d;
       },
       "learned"_a = true,
-      "{name: help} of the reconstruction methods (learned=True loads the LibTorch plugin to "
-      "list unet/varnet too).");
+      "{name: {'help', 'params': [{'key', 'type', 'default', 'help'}]}} of the reconstruction "
+      "methods, as `reconbench recon --list-methods` (learned=True loads the LibTorch plugin "
+      "to list unet/varnet too).");
   m.def(
       "espirit",
       [](const py::handle& kspace, int64_t kernel, int64_t calib, float threshold, int64_t maps,

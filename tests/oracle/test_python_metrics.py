@@ -175,6 +175,12 @@ class AgainstCli(unittest.TestCase):
         got = rb.evaluate(self.tdir, self.pdir, bootstrap=500, seed=3, progress=False)
         self.assertEqual(got, self.cli)
 
+    def test_evaluate_defaults_are_the_cli_defaults(self):
+        p = subprocess.run([RB, "eval", "--target", self.tdir, "--predictions", self.pdir, "--json"],
+                           capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(rb.evaluate(self.tdir, self.pdir, progress=False), json.loads(p.stdout))
+
     def test_volume_metrics_and_masked_variants(self):
         by_file = {v["file"]: v for v in self.cli["volumes"]}
         for name, (gt, pred) in self.pairs.items():

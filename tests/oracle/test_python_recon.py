@@ -114,6 +114,17 @@ class ReconAgainstCli(unittest.TestCase):
         with self.assertRaisesRegex(ValueError, "mask has 7 entries"):
             rb.recon("zero-filled", v["kspace"], np.ones(7))
 
+    def test_methods_list_the_cli_parameters(self):
+        listing = run("recon", "--list-methods").stdout
+        methods = rb.methods()
+        self.assertEqual(sorted(methods), ["cs-tv", "cs-wavelet", "grappa", "sense", "unet",
+                                           "varnet", "zero-filled"])
+        self.assertIn("iter", [p["key"] for p in methods["sense"]["params"]])
+        for name, m in methods.items():
+            self.assertIn(f"`{name}`", listing)
+            for p in m["params"]:
+                self.assertIn(f"`{p['key']}={p['default']}` ({p['type']})", listing, name)
+
     def test_classical_methods_do_not_map_libtorch(self):
         f = Data.get().files[0]
         code = ("import reconbench as rb; v = rb.read_fastmri(%r); "
