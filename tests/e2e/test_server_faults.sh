@@ -189,7 +189,13 @@ echo "C: hung worker's job rescored once, its late result discarded"
 quota_used() { api GET "/api/quota?phase=test&track=multicoil_4x" "$(cat "$WORK/d.token")" \
   | $PY -c "import json,sys; print(json.load(sys.stdin)['used_total'])"; }
 for mode in ENOSPC EROFS; do
-  Q0=$(quota_used)   # per mode: the previous mode's recovery submission counts once validated
+  # The previous mode's recovery submission counts once validated: wait for its validation
+  # to end before taking the baseline (reading it mid-validation made the check flaky).
+  for _ in $(seq 600); do
+    [ "$(sql "SELECT COUNT(*) FROM submissions WHERE state IN ('uploaded','validating')")" = 0 ] && break
+    sleep 0.1
+  done
+  Q0=$(quota_used)
   k=$([ $mode = ENOSPC ] && echo 0 || echo 1)
   F="$WORK/sub-d$k/file_brain_AXT2_001.h5"
   SIZE=$(stat -c %s "$F"); SHA=$(sha256sum "$F" | cut -d' ' -f1)
