@@ -27,9 +27,8 @@ std::map<std::string, fs::path> list_submission_dir(const fs::path& dir) {
 
 double zero_filled_reference_max(const fs::path& kspace_file, int64_t recon_h, int64_t recon_w) {
   auto hl = rb::h5::lock();
-  hid_t f = H5Fopen(kspace_file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  RB_CHECK(f >= 0, kspace_file.string(), ": cannot open");
-  hid_t d = H5Dopen2(f, "kspace", H5P_DEFAULT);
+  hid_t f = rb::h5::open_readonly(kspace_file).release();
+  hid_t d = H5Dopen2(f, "kspace", rb::h5::dataset_access());
   if (d < 0) {
     H5Fclose(f);
     throw UserError(kspace_file.string() + ": no 'kspace' dataset");
@@ -116,6 +115,9 @@ ValidationReport validate_submission(const std::map<std::string, fs::path>& file
     DatasetInfo info;
     try {
       info = inspect_dataset(it->second, "reconstruction");
+    } catch (const h5::UnsafeFile& u) {
+      error(e.name, "unsafe", u.reason());
+      continue;
     } catch (const UserError&) {
       error(e.name, "unreadable", "not a readable HDF5 file");
       continue;

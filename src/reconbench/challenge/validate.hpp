@@ -2,6 +2,9 @@
 // before upload) and the server (before a submission is queued or costs quota):
 //
 //   names      exactly the track's files (design §4.2): missing and unknown names are errors
+//   structure  nothing that reads other files: external/soft links, virtual datasets and
+//              external raw storage are refused before any data is read (io/hdf5.hpp;
+//              kind "unsafe")
 //   format     readable HDF5 with `reconstruction`, float32 (float64/int rejected: the
 //              server stores and scores float32), rank 3 [slice y x]
 //   shape      slice count = the manifest's slices, [y x] = the manifest's recon matrix
@@ -32,7 +35,7 @@ namespace rb::challenge {
 
 struct ValidationIssue {
   std::string file;  // submission file name ("" for the submission as a whole)
-  std::string kind;  // "missing" | "unknown" | "unreadable" | "dtype" | "shape" |
+  std::string kind;  // "missing" | "unknown" | "unsafe" | "unreadable" | "dtype" | "shape" |
                      // "nonfinite" | "scale" | "negative" | "empty"
   std::string reason;
 };

@@ -25,7 +25,7 @@ std::string with_h5(const std::string& msg) { return h5::with_error(msg); }
 using h5::open_readonly;
 using h5::read_string;
 
-bool link_exists(hid_t f, const char* name) { return H5Lexists(f, name, H5P_DEFAULT) > 0; }
+bool link_exists(hid_t f, const char* name) { return H5Lexists(f, name, h5::link_access()) > 0; }
 
 void read_attrs(hid_t f, const fs::path& path, EvalInput& in) {
   in.acquisition = h5::read_attr_string(f, "acquisition", path);
@@ -45,7 +45,7 @@ void read_attrs(hid_t f, const fs::path& path, EvalInput& in) {
     in.acceleration = static_cast<int64_t>(v);
   }
   if (link_exists(f, "ismrmrd_header")) {
-    h5::Id d(H5Dopen2(f, "ismrmrd_header", H5P_DEFAULT));
+    h5::Id d(H5Dopen2(f, "ismrmrd_header", h5::dataset_access()));
     if (d.valid()) {
       h5::Id t(H5Dget_type(d)), s(H5Dget_space(d));
       std::string xml;
@@ -92,7 +92,7 @@ OpenedVolume open_volume(hid_t f, const fs::path& path, const std::vector<std::s
     for (const auto& k : keys) names += (names.empty() ? "'" : " or '") + k + "'";
     throw UserError(cat(path.string(), ": no ", names, " dataset"));
   }
-  v.d = h5::Id(H5Dopen2(f, v.key.c_str(), H5P_DEFAULT));
+  v.d = h5::Id(H5Dopen2(f, v.key.c_str(), h5::dataset_access()));
   RB_CHECK(v.d.valid(), with_h5(cat(path.string(), ": cannot open '", v.key, "'")));
   v.t = h5::Id(H5Dget_type(v.d));
   v.s = h5::Id(H5Dget_space(v.d));

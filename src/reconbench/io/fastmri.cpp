@@ -30,10 +30,7 @@ constexpr int64_t kMaxDim = int64_t{1} << 20;
 // tiny file can declare a chunked byte array of 2^40 elements; refuse before allocating.
 constexpr int64_t kMaxStringBytes = int64_t{64} << 20;
 
-std::string with_h5(const std::string& msg) {
-  std::string e = h5::last_error();
-  return e.empty() ? msg : msg + " (HDF5: " + e + ")";
-}
+std::string with_h5(const std::string& msg) { return h5::with_error(msg); }
 
 // numpy-style name of an HDF5 datatype, for error messages.
 std::string dtype_str(hid_t t) {
@@ -328,20 +325,9 @@ void read_float_rows(const DatasetInfo& d, const fs::path& path, const std::stri
                        "' (truncated or corrupt file?)")));
 }
 
-h5::Id open_file_readonly(const fs::path& path) {
-  RB_CHECK(fs::exists(path), path.string(), ": no such file");
-  RB_CHECK(fs::is_regular_file(path), path.string(), ": not a regular file");
-  RB_CHECK(is_hdf5(path), path.string(), ": not an HDF5 file (no HDF5 signature)");
-  auto guard = h5::lock();
-  h5::Id fapl(H5Pcreate(H5P_FILE_ACCESS));
-  // No POSIX file locks: files may sit on filesystems without lock support, and readers
-  // never modify them.
-  H5Pset_file_locking(fapl, false, true);
-  h5::Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl));
-  RB_CHECK(f.valid(), with_h5(cat(path.string(),
-                                  ": cannot open HDF5 file (truncated or corrupt file?)")));
-  return f;
-}
+// Every file is opened through the object-graph check of io/hdf5.hpp (no links out of the
+// file, no virtual or external data).
+h5::Id open_file_readonly(const fs::path& path) { return h5::open_readonly(path); }
 
 }  // namespace
 
@@ -604,8 +590,6 @@ void check_finite(ArrayView<const float> a, const std::string& what) {
 }
 
 namespace h5 {
-std::string with_error(const std::string& msg) { return with_h5(msg); }
-Id open_readonly(const fs::path& path) { return open_file_readonly(path); }
 std::string read_string(hid_t obj, hid_t ftype, hid_t space, bool is_attr, const fs::path& path,
                         const std::string& name) {
   return read_string_value(obj, ftype, space, is_attr, path, name);
