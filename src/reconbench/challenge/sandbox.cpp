@@ -17,8 +17,10 @@
 #include <iterator>
 #include <new>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
+#include "reconbench/challenge/confine.hpp"
 #include "reconbench/core/error.hpp"
 
 extern char** environ;
@@ -64,6 +66,15 @@ void write_input(int fd, const std::string& data) {
   pthread_sigmask(SIG_SETMASK, &old, nullptr);
 }
 
+// open + write + close only (async-signal-safe: used between fork and execve).
+void write_proc_file(const char* path, std::string_view text) {
+  const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  const ssize_t n = ::write(fd, text.data(), text.size());
+  (void)n;
+  ::close(fd);
+}
+
 std::string signal_name(int sig) {
   switch (sig) {
     case SIGSEGV: return "SIGSEGV";
@@ -95,6 +106,10 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::str
   for (auto& e : env_store) cenv.push_back(e.data());
   cenv.push_back(nullptr);
   const rlim_t cpu = static_cast<rlim_t>(std::max(1.0, limits.cpu_s));
+  // Identity uid/gid maps for the child's user namespace (written with plain write(2) after
+  // fork): a mapped user can nest the namespace the confinement fallback needs (confine.hpp).
+  const std::string uid_map = std::to_string(::geteuid()) + " " + std::to_string(::geteuid()) + " 1\n";
+  const std::string gid_map = std::to_string(::getegid()) + " " + std::to_string(::getegid()) + " 1\n";
 
   int in_pipe[2], out_pipe[2];
   if (pipe2(in_pipe, O_CLOEXEC) != 0) {
@@ -121,7 +136,11 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::str
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) _exit(125);
     prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-    unshare(CLONE_NEWUSER | CLONE_NEWNET);  // no network where allowed; ignored otherwise
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0) {  // no network where allowed
+      write_proc_file("/proc/self/uid_map", uid_map);
+      write_proc_file("/proc/self/setgroups", "deny");
+      write_proc_file("/proc/self/gid_map", gid_map);
+    }
     if (limits.memory_bytes > 0 && !kSandboxSanitized)
       set_limit(RLIMIT_AS, static_cast<rlim_t>(limits.memory_bytes), static_cast<rlim_t>(limits.memory_bytes));
     set_limit(RLIMIT_CPU, cpu, cpu + 1);
@@ -200,12 +219,14 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::str
 
 namespace {
 
-// RECONBENCH_TEST_FAULTS=1: files starting with "RB_TEST_FAULT=<kind>" inject a fault.
-void maybe_inject_fault(const fs::path& file) {
+// RECONBENCH_TEST_FAULTS=1: files starting with "RB_TEST_FAULT=<kind>" inject a fault;
+// "RB_TEST_FAULT=read PATH" tries to read PATH and reports "fault-read ok|denied" on `out`
+// (what a parser tricked into opening another file would get under the confinement).
+void maybe_inject_fault(const fs::path& file, std::FILE* out) {
   const char* on = std::getenv("RECONBENCH_TEST_FAULTS");
   if (!on || std::string(on) != "1") return;
   std::ifstream in(file, std::ios::binary);
-  char head[32] = {0};
+  char head[512] = {0};
   in.read(head, sizeof head - 1);
   const std::string h(head);
   if (h.rfind("RB_TEST_FAULT=", 0) != 0) return;
@@ -221,7 +242,26 @@ void maybe_inject_fault(const fs::path& file) {
     for (size_t k = 0; k < n; k += 4096) p[k] = 1;
     std::printf("allocated %c\n", p[n - 4096]);
     delete[] p;
+  } else if (kind == "read") {
+    const std::string path = h.substr(19, h.find_first_of("\n\r", 19) - 19);
+    std::ifstream probe(path, std::ios::binary);
+    char c = 0;
+    const bool ok = probe && probe.read(&c, 1);
+    std::fprintf(out, "fault-read %s\n", ok ? "ok" : "denied");
+    std::fflush(out);
   }
+}
+
+// What the child may read once confined: the submission's files and the public inputs of
+// the track (the zero-filled scale reference), never the ground truth.
+std::vector<fs::path> readable_files(const std::map<std::string, fs::path>& files, const Manifest& m,
+                                     const std::string& phase, const Track& track) {
+  std::vector<fs::path> out;
+  for (const auto& [name, path] : files)
+    if (fs::is_regular_file(path)) out.push_back(path);
+  for (const auto& e : track_files(m, phase, track))
+    if (fs::is_regular_file(m.root / e.file)) out.push_back(m.root / e.file);
+  return out;
 }
 
 }  // namespace
@@ -252,11 +292,19 @@ int validator_child_main(std::istream& in, std::FILE* out) {
       return 2;
     }
     vo.scale = scale == "none" ? ScaleReference::none : ScaleReference::zero_filled;
+    const Confinement how = chosen_confinement();
+    try {
+      confine_to(readable_files(files, manifest, phase, track), how);
+    } catch (const UserError& e) {
+      std::fprintf(out, "error cannot confine the validator (%s): %s\n", to_string(how).c_str(), e.what());
+      return 2;
+    }
+    std::fprintf(out, "confinement %s\n", to_string(how).c_str());
     vo.on_file = [&](const std::string& name) {
       std::fprintf(out, "file %s\n", name.c_str());
       std::fflush(out);
       auto f = files.find(name);
-      if (f != files.end()) maybe_inject_fault(f->second);
+      if (f != files.end()) maybe_inject_fault(f->second, out);
     };
     const auto report = validate_submission(files, manifest, phase, track, vo);
     std::fprintf(out, "report %s\n", to_json(report).dump().c_str());
@@ -318,6 +366,7 @@ IsolatedValidation validate_isolated(const std::vector<std::string>& command, co
   std::istringstream lines(r.output);
   for (std::string line; std::getline(lines, line);) {
     if (line.rfind("file ", 0) == 0) current = line.substr(5);
+    else if (line.rfind("confinement ", 0) == 0) out.confinement = line.substr(12);
     else if (line.rfind("report ", 0) == 0) report_line = line.substr(7);
     else if (line.rfind("error ", 0) == 0) error_line = line.substr(6);
   }

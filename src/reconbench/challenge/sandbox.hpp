@@ -10,6 +10,9 @@
 //   RLIMIT_CORE 0, RLIMIT_NOFILE 256, PR_SET_NO_NEW_PRIVS, PR_SET_PDEATHSIG(SIGKILL),
 //   best effort: a new user + network namespace (no network) where the kernel allows it,
 //   every inherited descriptor above stderr closed (database, sockets),
+//   and, once the child has read the manifest, filesystem confinement to reading the
+//   submission's files and the track's public inputs (confine.hpp: Landlock, else a user +
+//   mount namespace with an empty root, else none -- reported on the "confinement" line),
 // and a wall-clock deadline after which the parent kills it. The parent only reads the
 // child's stdout through a pipe (capped), so a crash, hang or memory blow-up in the child
 // is a result, never a server fault.
@@ -18,13 +21,15 @@
 //   {"data": DATA, "phase": P, "track": T, "files": {name: path}, "scale": "zero_filled"}
 // ("scale": "zero_filled" (default) or "none"; the hidden ground truth is never a reference
 // here, validate.hpp)
-// and on stdout one line "file NAME" before each file is parsed, then a final line
+// and on stdout a line "confinement landlock|namespace|none", one line "file NAME" before
+// each file is parsed, then a final line
 // "report {...}" (exit 0), or "error REASON" (exit 2: bad request, a fault of ours) or
 // "error out of memory" (exit 3: the memory limit was hit while parsing).
 //
 // Test hook (fault injection, only when RECONBENCH_TEST_FAULTS=1 is in the child's
 // environment): a submission file whose first bytes are "RB_TEST_FAULT=segv" | "=hang" |
-// "=alloc" makes the child raise SIGSEGV, sleep forever, or allocate 10 GB.
+// "=alloc" makes the child raise SIGSEGV, sleep forever, or allocate 10 GB; "=read PATH"
+// makes it try to read PATH and print "fault-read ok" or "fault-read denied".
 #pragma once
 
 #include <cstdint>
@@ -98,6 +103,7 @@ struct IsolatedValidation {
   Outcome outcome = Outcome::platform;
   ValidationReport report;
   std::string reason;
+  std::string confinement;  // what confined the child (confine.hpp), "" if it did not say
   double seconds = 0;
 };
 IsolatedValidation validate_isolated(const std::vector<std::string>& command,

@@ -155,6 +155,7 @@ int64_t Service::validate_one(const std::string& worker, double lease_s,
     }
     auto rj = to_json(iv.report);
     rj["seconds"] = iv.seconds;
+    rj["confinement"] = iv.confinement;
     const std::string reason = std::to_string(iv.report.errors.size()) +
                                " validation error(s); this attempt does not count against your quota";
     if (store_->finish_validation(job->id, worker, rj, iv.report.ok(), reason, current_spec_hash()).empty())
