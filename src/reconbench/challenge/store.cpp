@@ -8,10 +8,15 @@
 #include <regex>
 
 #include "reconbench/challenge/crypto.hpp"
+#include "reconbench/challenge/store_util.hpp"
 #include "reconbench/core/error.hpp"
 #include "reconbench/eval/stats.hpp"
 
 namespace rb::challenge {
+
+using store_util::num;
+using store_util::or_nan;
+using store_util::valid_name;
 
 namespace {
 
@@ -24,17 +29,19 @@ CREATE TABLE IF NOT EXISTS users(
 CREATE TABLE IF NOT EXISTS tokens(
   id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id),
   secret_hash TEXT NOT NULL, scope TEXT NOT NULL CHECK(scope IN ('all','submit','read')),
-  label TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, revoked_at REAL);
+  label TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, revoked_at REAL,
+  expires_at REAL NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS challenges(
   id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at REAL NOT NULL,
   per_day INTEGER NOT NULL DEFAULT 5, total INTEGER NOT NULL DEFAULT 0,
   attempts_per_day INTEGER NOT NULL DEFAULT 20,
-  max_file_bytes INTEGER NOT NULL DEFAULT 2147483648);
+  max_file_bytes INTEGER NOT NULL DEFAULT 2147483648,
+  max_team_bytes INTEGER NOT NULL DEFAULT 53687091200);
 CREATE TABLE IF NOT EXISTS phases(
   id INTEGER PRIMARY KEY, challenge_id INTEGER NOT NULL REFERENCES challenges(id),
   name TEXT NOT NULL, opens_at REAL NOT NULL DEFAULT 0, closes_at REAL NOT NULL DEFAULT 0,
   closed_at REAL NOT NULL DEFAULT 0, scores_hidden INTEGER NOT NULL,
-  UNIQUE(challenge_id, name));
+  published_at REAL NOT NULL DEFAULT 0, UNIQUE(challenge_id, name));
 CREATE TABLE IF NOT EXISTS teams(
   id INTEGER PRIMARY KEY, challenge_id INTEGER NOT NULL REFERENCES challenges(id),
   name TEXT NOT NULL, created_by INTEGER NOT NULL REFERENCES users(id),
@@ -137,17 +144,6 @@ double wall_now() {
       .count();
 }
 
-bool valid_name(const std::string& s, size_t max_len) {
-  if (s.empty() || s.size() > max_len) return false;
-  for (unsigned char c : s)
-    if (!(std::isalnum(c) || c == '_' || c == '-' || c == '.' || c == ' ')) return false;
-  return true;
-}
-
-double or_nan(const SqlRow& r, size_t k) { return r.null(k) ? std::nan("") : r.d(k); }
-
-nlohmann::json num(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
-
 }  // namespace
 
 Store::Store(std::unique_ptr<Database> db, Clock clock)
@@ -165,7 +161,7 @@ void Store::init(const std::string& challenge_name) {
     const int have = std::stoi(v[0].s(0));
     RB_CHECK(have <= kSchemaVersion, "database schema version ", have,
              " is newer than this reconbench (", kSchemaVersion, "); upgrade reconbench");
-    // Future migrations: if (have < 2) { ALTER TABLE ...; } then bump the stored version.
+    if (have < kSchemaVersion) migrate(have);
   }
   db_->exec("INSERT INTO challenges(name, created_at) VALUES(?, ?) ON CONFLICT(name) DO NOTHING",
             {challenge_name, now()});
@@ -177,193 +173,28 @@ void Store::init(const std::string& challenge_name) {
   tx.commit();
 }
 
-// ---------------------------------------------------------------- users and tokens
-
-User Store::create_user(const std::string& username, const std::string& password,
-                        const std::string& role) {
-  RB_CHECK(valid_name(username, 64) && username.find(' ') == std::string::npos,
-           "username must be 1-64 characters of letters, digits, '_', '-', '.'");
-  RB_CHECK(role == "organiser" || role == "participant" || role == "reader",
-           "role must be organiser, participant or reader");
-  RB_CHECK(password.empty() || password.size() >= 8, "password must have at least 8 characters");
-  std::lock_guard lock(mu_);
-  RB_CHECK(!user_by_name(username), "username '", username, "' is taken");
-  auto rows = q("INSERT INTO users(username, password_hash, role, created_at) VALUES(?,?,?,?) "
-                "RETURNING id",
-                {username, password.empty() ? SqlValue(nullptr) : SqlValue(hash_password(password)),
-                 role, now()});
-  User u{rows[0].i(0), username, role};
-  audit(u.id, "create_user", username + " (" + role + ")");
-  return u;
-}
-
-std::optional<User> Store::user_by_name(const std::string& username) {
-  std::lock_guard lock(mu_);
-  auto r = q("SELECT id, username, role FROM users WHERE username=?", {username});
-  if (r.empty()) return std::nullopt;
-  return User{r[0].i(0), r[0].s(1), r[0].s(2)};
-}
-
-std::optional<User> Store::user_by_id(int64_t id) {
-  std::lock_guard lock(mu_);
-  auto r = q("SELECT id, username, role FROM users WHERE id=?", {id});
-  if (r.empty()) return std::nullopt;
-  return User{r[0].i(0), r[0].s(1), r[0].s(2)};
-}
-
-std::optional<User> Store::login(const std::string& username, const std::string& password) {
-  std::lock_guard lock(mu_);
-  auto r = q("SELECT id, username, role, password_hash FROM users WHERE username=?", {username});
-  if (r.empty() || r[0].null(3)) {
-    verify_password(password, "20000$00$00");  // similar timing for unknown users
-    return std::nullopt;
+// Columns added after version 1 (the CREATE TABLE statements above have them already).
+void Store::migrate(int from) {
+  if (from < 2) {
+    const char* v2 =
+        "ALTER TABLE tokens ADD COLUMN expires_at REAL NOT NULL DEFAULT 0;\n"
+        "ALTER TABLE phases ADD COLUMN published_at REAL NOT NULL DEFAULT 0;\n"
+        "ALTER TABLE challenges ADD COLUMN max_team_bytes INTEGER NOT NULL DEFAULT 53687091200;\n";
+    db_->exec_script(db_->engine() == "postgresql" ? postgres_schema(v2) : v2);
   }
-  if (!verify_password(password, r[0].s(3))) return std::nullopt;
-  return User{r[0].i(0), r[0].s(1), r[0].s(2)};
+  db_->exec("UPDATE meta SET value=? WHERE key='schema_version'", {std::to_string(kSchemaVersion)});
 }
 
-int64_t Store::count_users(const std::string& role) {
-  std::lock_guard lock(mu_);
-  return q("SELECT COUNT(*) FROM users WHERE role=?", {role})[0].i(0);
-}
-
-std::vector<User> Store::users() {
-  std::lock_guard lock(mu_);
-  std::vector<User> out;
-  for (const auto& r : q("SELECT id, username, role FROM users ORDER BY id"))
-    out.push_back({r.i(0), r.s(1), r.s(2)});
-  return out;
-}
-
-std::string Store::create_token(int64_t user_id, const std::string& scope,
-                                const std::string& label) {
-  RB_CHECK(scope == "all" || scope == "submit" || scope == "read",
-           "token scope must be all, submit or read");
-  RB_CHECK(label.size() <= 100, "token label too long");
-  std::lock_guard lock(mu_);
-  const std::string secret = random_hex(32);
-  auto rows = q("INSERT INTO tokens(user_id, secret_hash, scope, label, created_at) "
-                "VALUES(?,?,?,?,?) RETURNING id",
-                {user_id, sha256_hex(secret), scope, label, now()});
-  return "rbt_" + std::to_string(rows[0].i(0)) + "_" + secret;
-}
-
-std::optional<Auth> Store::authenticate(const std::string& token) {
-  // rbt_<id>_<64 hex>
-  if (token.size() < 4 + 1 + 1 + 64 || token.rfind("rbt_", 0) != 0) return std::nullopt;
-  const auto us = token.find('_', 4);
-  if (us == std::string::npos || us == 4 || us > 24) return std::nullopt;
-  int64_t id = 0;
-  for (size_t k = 4; k < us; ++k) {
-    if (token[k] < '0' || token[k] > '9') return std::nullopt;
-    id = id * 10 + (token[k] - '0');
-  }
-  const std::string secret = token.substr(us + 1);
-  if (secret.size() != 64) return std::nullopt;
-  std::lock_guard lock(mu_);
-  auto r = q("SELECT t.secret_hash, t.scope, t.revoked_at, u.id, u.username, u.role "
-             "FROM tokens t JOIN users u ON u.id = t.user_id WHERE t.id=?",
-             {id});
-  if (r.empty()) return std::nullopt;
-  if (!constant_time_equal(sha256_hex(secret), r[0].s(0))) return std::nullopt;
-  if (!r[0].null(2)) return std::nullopt;
-  return Auth{User{r[0].i(3), r[0].s(4), r[0].s(5)}, id, r[0].s(1)};
-}
-
-bool Store::revoke_token(int64_t token_id, int64_t user_id, bool any_owner) {
-  std::lock_guard lock(mu_);
-  int64_t n = any_owner
-                  ? db_->exec("UPDATE tokens SET revoked_at=? WHERE id=? AND revoked_at IS NULL",
-                              {now(), token_id})
-                  : db_->exec("UPDATE tokens SET revoked_at=? WHERE id=? AND user_id=? AND "
-                              "revoked_at IS NULL",
-                              {now(), token_id, user_id});
-  if (n > 0) audit(user_id, "revoke_token", std::to_string(token_id));
-  return n > 0;
-}
-
-nlohmann::json Store::list_tokens(int64_t user_id) {
-  std::lock_guard lock(mu_);
-  auto a = nlohmann::json::array();
-  for (const auto& r : q("SELECT id, scope, label, created_at, revoked_at FROM tokens WHERE "
-                         "user_id=? ORDER BY id",
-                         {user_id}))
-    a.push_back({{"id", r.i(0)}, {"scope", r.s(1)}, {"label", r.s(2)}, {"created_at", r.d(3)},
-                 {"revoked", !r.null(4)}});
-  return a;
-}
-
-// ---------------------------------------------------------------- teams
-
-Team Store::create_team(int64_t creator, const std::string& name) {
-  RB_CHECK(valid_name(name, 64), "team name must be 1-64 characters of letters, digits, ' ', '_', '-', '.'");
-  std::lock_guard lock(mu_);
-  Transaction tx(*db_);
-  RB_CHECK(q("SELECT 1 FROM team_members WHERE challenge_id=? AND user_id=?",
-             {challenge_id_, creator}).empty(),
-           "you are already in a team of this challenge (one user, one team)");
-  RB_CHECK(q("SELECT 1 FROM teams WHERE challenge_id=? AND name=?", {challenge_id_, name}).empty(),
-           "team name '", name, "' is taken");
-  auto rows = q("INSERT INTO teams(challenge_id, name, created_by, created_at) VALUES(?,?,?,?) "
-                "RETURNING id",
-                {challenge_id_, name, creator, now()});
-  const int64_t id = rows[0].i(0);
-  db_->exec("INSERT INTO team_members(team_id, user_id, challenge_id, joined_at) VALUES(?,?,?,?)",
-            {id, creator, challenge_id_, now()});
-  audit(creator, "create_team", name);
-  tx.commit();
-  return {id, name};
-}
-
-void Store::add_team_member(int64_t team_id, int64_t user_id) {
-  std::lock_guard lock(mu_);
-  Transaction tx(*db_);
-  RB_CHECK(!q("SELECT 1 FROM teams WHERE id=?", {team_id}).empty(), "no team ", team_id);
-  RB_CHECK(q("SELECT 1 FROM team_members WHERE challenge_id=? AND user_id=?",
-             {challenge_id_, user_id}).empty(),
-           "user is already in a team of this challenge (one user, one team)");
-  db_->exec("INSERT INTO team_members(team_id, user_id, challenge_id, joined_at) VALUES(?,?,?,?)",
-            {team_id, user_id, challenge_id_, now()});
-  audit(user_id, "join_team", std::to_string(team_id));
-  tx.commit();
-}
-
-std::optional<Team> Store::team_of(int64_t user_id) {
-  std::lock_guard lock(mu_);
-  auto r = q("SELECT t.id, t.name FROM team_members m JOIN teams t ON t.id = m.team_id "
-             "WHERE m.challenge_id=? AND m.user_id=?",
-             {challenge_id_, user_id});
-  if (r.empty()) return std::nullopt;
-  return Team{r[0].i(0), r[0].s(1)};
-}
-
-std::optional<Team> Store::team_by_id(int64_t team_id) {
-  std::lock_guard lock(mu_);
-  auto r = q("SELECT id, name FROM teams WHERE id=?", {team_id});
-  if (r.empty()) return std::nullopt;
-  return Team{r[0].i(0), r[0].s(1)};
-}
-
-nlohmann::json Store::teams() {
-  std::lock_guard lock(mu_);
-  auto a = nlohmann::json::array();
-  for (const auto& r : q("SELECT t.id, t.name, COUNT(m.user_id) FROM teams t LEFT JOIN "
-                         "team_members m ON m.team_id = t.id WHERE t.challenge_id=? "
-                         "GROUP BY t.id, t.name ORDER BY t.id",
-                         {challenge_id_}))
-    a.push_back({{"id", r.i(0)}, {"name", r.s(1)}, {"members", r.i(2)}});
-  return a;
-}
 
 // ---------------------------------------------------------------- phases and limits
 
 std::vector<Phase> Store::phases() {
   std::lock_guard lock(mu_);
   std::vector<Phase> out;
-  for (const auto& r : q("SELECT id, name, opens_at, closes_at, closed_at, scores_hidden FROM "
-                         "phases WHERE challenge_id=? ORDER BY id",
+  for (const auto& r : q("SELECT id, name, opens_at, closes_at, closed_at, scores_hidden, published_at "
+                         "FROM phases WHERE challenge_id=? ORDER BY id",
                          {challenge_id_}))
-    out.push_back({r.i(0), r.s(1), r.d(2), r.d(3), r.d(4), r.i(5) != 0});
+    out.push_back({r.i(0), r.s(1), r.d(2), r.d(3), r.d(4), r.i(5) != 0, r.d(6)});
   return out;
 }
 
@@ -388,78 +219,30 @@ void Store::close_phase(const std::string& name) {
   audit(0, "close_phase", name);
 }
 
+void Store::publish_phase(const std::string& name) {
+  std::lock_guard lock(mu_);
+  RB_CHECK(phase(name).closed(), "phase '", name, "' is still open: close it before publishing its results");
+  db_->exec("UPDATE phases SET published_at=? WHERE challenge_id=? AND name=? AND published_at=0",
+            {now(), challenge_id_, name});
+  audit(0, "publish_phase", name);
+}
+
 Limits Store::limits() {
   std::lock_guard lock(mu_);
-  auto r = q("SELECT per_day, total, attempts_per_day, max_file_bytes FROM challenges WHERE id=?",
+  auto r = q("SELECT per_day, total, attempts_per_day, max_file_bytes, max_team_bytes FROM challenges "
+             "WHERE id=?",
              {challenge_id_});
-  return {r[0].i(0), r[0].i(1), r[0].i(2), r[0].i(3)};
+  return {r[0].i(0), r[0].i(1), r[0].i(2), r[0].i(3), r[0].i(4)};
 }
 
 void Store::set_limits(const Limits& l) {
-  RB_CHECK(l.per_day >= 0 && l.total >= 0 && l.attempts_per_day >= 0 && l.max_file_bytes > 0,
+  RB_CHECK(l.per_day >= 0 && l.total >= 0 && l.attempts_per_day >= 0 && l.max_file_bytes > 0 &&
+               l.max_team_bytes >= 0,
            "limits must be non-negative");
   std::lock_guard lock(mu_);
-  db_->exec("UPDATE challenges SET per_day=?, total=?, attempts_per_day=?, max_file_bytes=? "
-            "WHERE id=?",
-            {l.per_day, l.total, l.attempts_per_day, l.max_file_bytes, challenge_id_});
-}
-
-// ---------------------------------------------------------------- uploads and blobs
-
-Upload Store::create_upload(int64_t user_id, const std::string& filename, int64_t size,
-                            const std::string& sha) {
-  RB_CHECK(is_sha256_hex(sha), "sha256 must be 64 lowercase hex digits");
-  RB_CHECK(size > 0, "size must be positive");
-  RB_CHECK(valid_name(filename, 200), "bad file name '", filename, "'");
-  std::lock_guard lock(mu_);
-  auto rows = q("INSERT INTO uploads(user_id, filename, size, sha256, state, created_at, "
-                "updated_at) VALUES(?,?,?,?,'open',?,?) RETURNING id",
-                {user_id, filename, size, sha, now(), now()});
-  return {rows[0].i(0), user_id, size, 0, filename, sha, "open"};
-}
-
-std::optional<Upload> Store::upload(int64_t id) {
-  std::lock_guard lock(mu_);
-  auto r = q("SELECT id, user_id, size, received, filename, sha256, state FROM uploads WHERE id=?",
-             {id});
-  if (r.empty()) return std::nullopt;
-  return Upload{r[0].i(0), r[0].i(1), r[0].i(2), r[0].i(3), r[0].s(4), r[0].s(5), r[0].s(6)};
-}
-
-void Store::set_upload_received(int64_t id, int64_t received) {
-  std::lock_guard lock(mu_);
-  db_->exec("UPDATE uploads SET received=?, updated_at=? WHERE id=?", {received, now(), id});
-}
-
-void Store::record_blob(const std::string& sha, int64_t size, int64_t owner) {
-  std::lock_guard lock(mu_);
-  db_->exec("INSERT INTO blobs(sha256, size, created_at) VALUES(?,?,?) "
-            "ON CONFLICT(sha256) DO NOTHING",
-            {sha, size, now()});
-  db_->exec("INSERT INTO blob_owners(sha256, user_id) VALUES(?,?) ON CONFLICT DO NOTHING",
-            {sha, owner});
-}
-
-void Store::complete_upload(int64_t id, int64_t size) {
-  std::lock_guard lock(mu_);
-  Transaction tx(*db_);
-  auto u = upload(id);
-  RB_ASSERT(u.has_value());
-  record_blob(u->sha256, size, u->user_id);
-  db_->exec("UPDATE uploads SET state='complete', received=?, updated_at=? WHERE id=?",
-            {size, now(), id});
-  tx.commit();
-}
-
-bool Store::blob_owned(const std::string& sha, int64_t user_id, int64_t team_id) {
-  std::lock_guard lock(mu_);
-  if (!q("SELECT 1 FROM blob_owners WHERE sha256=? AND user_id=?", {sha, user_id}).empty())
-    return true;
-  if (team_id <= 0) return false;
-  return !q("SELECT 1 FROM blob_owners o JOIN team_members m ON m.user_id = o.user_id "
-            "WHERE o.sha256=? AND m.team_id=?",
-            {sha, team_id})
-              .empty();
+  db_->exec("UPDATE challenges SET per_day=?, total=?, attempts_per_day=?, max_file_bytes=?, "
+            "max_team_bytes=? WHERE id=?",
+            {l.per_day, l.total, l.attempts_per_day, l.max_file_bytes, l.max_team_bytes, challenge_id_});
 }
 
 // ---------------------------------------------------------------- submissions
@@ -748,321 +531,6 @@ nlohmann::json Store::queue_stats() {
   nlohmann::json j = {{"queued", 0}, {"leased", 0}, {"done", 0}, {"failed", 0}};
   for (const auto& r : q("SELECT state, COUNT(*) FROM jobs GROUP BY state")) j[r.s(0)] = r.i(1);
   return j;
-}
-
-// ---------------------------------------------------------------- scores and leaderboards
-
-std::optional<ScoreRow> Store::score(int64_t submission_id, const std::string& spec_hash) {
-  std::lock_guard lock(mu_);
-  auto r = q("SELECT ssim, ssim_masked, psnr, nmse, spec_hash, evaluator, manifest_hash, "
-             "summary_json, volumes_json FROM scores WHERE submission_id=? "
-             "ORDER BY (spec_hash=?) DESC, id DESC LIMIT 1",
-             {submission_id, spec_hash});
-  if (r.empty()) return std::nullopt;
-  ScoreRow s{or_nan(r[0], 0), or_nan(r[0], 1), or_nan(r[0], 2), or_nan(r[0], 3),
-             r[0].s(4), r[0].s(5), r[0].s(6),
-             nlohmann::json::parse(r[0].s(7)), nlohmann::json::parse(r[0].s(8))};
-  return s;
-}
-
-int64_t Store::count_scores(int64_t submission_id) {
-  std::lock_guard lock(mu_);
-  return q("SELECT COUNT(*) FROM scores WHERE submission_id=?", {submission_id})[0].i(0);
-}
-
-int64_t Store::score_version() {
-  std::lock_guard lock(mu_);
-  auto r = q("SELECT (SELECT COALESCE(MAX(id), 0) FROM scores) * 1000 + "
-             "(SELECT COUNT(*) FROM phases WHERE closed_at > 0) + "
-             "(SELECT COUNT(*) FROM studies) * 100 + "
-             // a final-submission selection changes the challenge leaderboard (audit rows only grow)
-             "(SELECT COUNT(*) FROM audit WHERE action='select_final') * 1000000000000");
-  return r[0].i(0);
-}
-
-nlohmann::json Store::leaderboard(const std::string& phase_name, const std::string& track,
-                                  const std::string& spec_hash) {
-  std::lock_guard lock(mu_);
-  const Phase ph = phase(phase_name);
-  // Per submission: the score for spec_hash if present, else its newest score.
-  auto rows = q(
-      "SELECT s.id, s.team_id, COALESCE(t.name, ''), s.baseline, s.created_at, c.ssim, "
-      "c.ssim_masked, c.psnr, c.nmse, c.spec_hash, c.summary_json, s.description "
-      "FROM submissions s LEFT JOIN teams t ON t.id = s.team_id "
-      "JOIN scores c ON c.id = (SELECT c2.id FROM scores c2 WHERE c2.submission_id = s.id "
-      "  ORDER BY (c2.spec_hash = ?) DESC, c2.id DESC LIMIT 1) "
-      "WHERE s.phase_id=? AND s.track=? AND s.state='scored' ORDER BY s.id",
-      {spec_hash, ph.id, track});
-  struct Entry {
-    nlohmann::json j;
-    double ssim;
-  };
-  std::map<int64_t, Entry> best;  // team -> best submission
-  std::vector<Entry> baselines;
-  std::map<int64_t, int64_t> counts;
-  // Challenge phase: the row of a team is its final submission (its choice, else its latest
-  // scored one), not its best; the test phase shows each team's best.
-  const bool use_final = phase_name == "challenge";
-  const auto finals = use_final ? final_submissions(ph.id, track) : std::map<int64_t, FinalChoice>{};
-  for (const auto& r : rows) {
-    nlohmann::json summary = nlohmann::json::parse(r.s(10));
-    auto metric = [&](const char* m) {
-      const auto& g = summary["all"][m];
-      return nlohmann::json{{"mean", g.value("mean", nlohmann::json())},
-                            {"quantile_interval", g.value("quantile_interval", nlohmann::json())},
-                            {"bootstrap_ci", g.value("bootstrap_ci", nlohmann::json())}};
-    };
-    auto sub = [&](const char* key) {
-      nlohmann::json out = nlohmann::json::object();
-      if (summary.contains(key))
-        for (auto it = summary[key].begin(); it != summary[key].end(); ++it)
-          out[it.key()] = {{"n", it.value().value("n", 0)},
-                           {"ssim", it.value()["ssim"].value("mean", nlohmann::json())},
-                           {"ssim_masked", it.value()["ssim_masked"].value("mean", nlohmann::json())},
-                           {"psnr", it.value()["psnr"].value("mean", nlohmann::json())},
-                           {"nmse", it.value()["nmse"].value("mean", nlohmann::json())}};
-      return out;
-    };
-    const double ssim = or_nan(r, 5);
-    nlohmann::json e = {{"submission", r.i(0)},
-                        {"team", r.s(3).empty() ? r.s(2) : r.s(3)},
-                        {"description", r.s(11)},
-                        {"submitted_at", r.d(4)},
-                        {"ssim", metric("ssim")},
-                        {"ssim_masked", metric("ssim_masked")},
-                        {"psnr", metric("psnr")},
-                        {"nmse", metric("nmse")},
-                        {"spec_hash", r.s(9)},
-                        {"current_spec", r.s(9) == spec_hash},
-                        {"by_contrast", sub("by_contrast")},
-                        {"by_vendor", sub("by_vendor")}};
-    if (!r.s(3).empty()) {
-      e["baseline"] = true;
-      baselines.push_back({e, ssim});
-      continue;
-    }
-    const int64_t team = r.i(1);
-    ++counts[team];
-    if (use_final) {
-      auto f = finals.find(team);
-      if (f == finals.end() || f->second.submission_id != r.i(0)) continue;
-      e["final"] = f->second.selected ? "selected" : "latest";
-    }
-    auto it = best.find(team);
-    // Highest SSIM wins; NaN never ranks above a number (Codabench #1640).
-    if (it == best.end() || (std::isfinite(ssim) && !(ssim <= it->second.ssim)))
-      best[team] = {e, std::isfinite(ssim) ? ssim : -1e300};
-  }
-  std::vector<Entry> ranked;
-  for (auto& [team, e] : best) {
-    e.j["submissions_scored"] = counts[team];
-    ranked.push_back(e);
-  }
-  std::stable_sort(ranked.begin(), ranked.end(),
-                   [](const Entry& a, const Entry& b) { return a.ssim > b.ssim; });
-  // Rank uncertainty over the ranked teams (design §3.2): per-volume SSIM of each team's
-  // best submission on the same volumes; P(rank = 1) from a volume bootstrap, and a paired
-  // bootstrap of (#1 - team) whose 95% CI containing 0 marks "statistically tied with #1".
-  std::vector<std::vector<double>> per_volume;
-  bool comparable = ranked.size() >= 2;
-  for (size_t k = 0; k < ranked.size() && comparable; ++k) {
-    auto v = q("SELECT volumes_json FROM scores WHERE submission_id=? ORDER BY (spec_hash=?) DESC, "
-               "id DESC LIMIT 1",
-               {ranked[k].j["submission"].get<int64_t>(), spec_hash});
-    std::map<std::string, double> by_file;
-    for (const auto& vol : nlohmann::json::parse(v[0].s(0)))
-      by_file[vol.value("file", "")] = vol["ssim"].is_number() ? vol["ssim"].get<double>() : std::nan("");
-    std::vector<double> row;
-    for (const auto& [file, ssim] : by_file) row.push_back(ssim);
-    for (double x : row) comparable = comparable && std::isfinite(x);
-    if (!per_volume.empty() && row.size() != per_volume[0].size()) comparable = false;
-    per_volume.push_back(std::move(row));
-  }
-  eval::BootstrapOptions bo;
-  bo.resamples = 1000;
-  bo.seed = 20202;
-  std::vector<double> p_first;
-  if (comparable) p_first = eval::probability_rank_first(per_volume, true, bo);
-  nlohmann::json entries = nlohmann::json::array(), base = nlohmann::json::array();
-  for (size_t k = 0; k < ranked.size(); ++k) {
-    ranked[k].j["rank"] = k + 1;
-    if (comparable) {
-      ranked[k].j["p_rank_first"] = p_first[k];
-      if (k > 0) {
-        auto pb = eval::paired_bootstrap(per_volume[0], per_volume[k], bo);
-        ranked[k].j["difference_to_first"] = {{"mean", num(pb.mean_difference)},
-                                              {"ci", {num(pb.ci.lo), num(pb.ci.hi)}}};
-        ranked[k].j["tied_with_first"] = pb.ci.lo <= 0.0;
-      }
-    }
-    entries.push_back(ranked[k].j);
-  }
-  for (auto& b : baselines) base.push_back(b.j);
-  return {{"phase", phase_name},
-          {"track", track},
-          {"spec_hash", spec_hash},
-          {"ranking_metric", "ssim"},
-          {"higher_is_better", {{"ssim", true}, {"ssim_masked", true}, {"psnr", true}, {"nmse", false}}},
-          {"interval_labels", {{"quantile_interval", eval::kQuantileIntervalLabel},
-                               {"bootstrap_ci", eval::kBootstrapLabel}}},
-          {"rank_uncertainty", "P(rank = 1): volume bootstrap (B = 1000); tied with #1: paired "
-                               "bootstrap 95% CI of the SSIM difference to #1 includes 0"},
-          {"entries", entries},
-          {"baselines", base}};
-}
-
-// ---------------------------------------------------------------- reader studies
-
-int64_t Store::create_study(const std::string& phase_name, const std::string& track,
-                            const std::string& spec_hash, const std::vector<StudyCase>& cases,
-                            int64_t finalists) {
-  std::lock_guard lock(mu_);
-  const Phase ph = phase(phase_name);
-  auto existing = q("SELECT id FROM studies WHERE phase_id=? AND track=?", {ph.id, track});
-  if (!existing.empty()) return existing[0].i(0);
-  auto lb = leaderboard(phase_name, track, spec_hash);
-  const auto& entries = lb["entries"];
-  if (entries.size() < 2 || cases.empty()) return 0;
-  Transaction tx(*db_);
-  const uint64_t seed = std::stoull(random_hex(6), nullptr, 16);
-  auto rows = q("INSERT INTO studies(phase_id, track, seed, spec_hash, created_at) VALUES(?,?,?,?,?) "
-                "RETURNING id",
-                {ph.id, track, static_cast<int64_t>(seed), spec_hash, now()});
-  const int64_t id = rows[0].i(0);
-  const int64_t n = std::min<int64_t>(finalists, static_cast<int64_t>(entries.size()));
-  for (int64_t k = 0; k < n; ++k) {
-    const auto& e = entries[static_cast<size_t>(k)];
-    const int64_t sub = e["submission"].get<int64_t>();
-    const int64_t team = q("SELECT team_id FROM submissions WHERE id=?", {sub})[0].i(0);
-    db_->exec("INSERT INTO study_candidates(study_id, slot, submission_id, team_id, ssim) "
-              "VALUES(?,?,?,?,?)",
-              {id, k, sub, team,
-               e["ssim"]["mean"].is_number() ? SqlValue(e["ssim"]["mean"].get<double>())
-                                             : SqlValue(nullptr)});
-  }
-  for (size_t c = 0; c < cases.size(); ++c)
-    db_->exec("INSERT INTO study_cases(study_id, case_index, volume, slice) VALUES(?,?,?,?)",
-              {id, static_cast<int64_t>(c), cases[c].volume, cases[c].slice});
-  audit(0, "create_study", phase_name + "/" + track);
-  tx.commit();
-  return id;
-}
-
-nlohmann::json Store::studies() {
-  std::lock_guard lock(mu_);
-  auto a = nlohmann::json::array();
-  for (const auto& r : q("SELECT s.id, p.name, s.track, (SELECT COUNT(*) FROM study_cases c "
-                         "WHERE c.study_id=s.id), (SELECT COUNT(*) FROM study_candidates c WHERE "
-                         "c.study_id=s.id) FROM studies s JOIN phases p ON p.id=s.phase_id "
-                         "ORDER BY s.id"))
-    a.push_back({{"id", r.i(0)}, {"phase", r.s(1)}, {"track", r.s(2)}, {"cases", r.i(3)},
-                 {"candidates", r.i(4)}});
-  return a;
-}
-
-nlohmann::json Store::study(int64_t id) {
-  std::lock_guard lock(mu_);
-  auto s = q("SELECT s.id, p.name, s.track, s.seed, s.spec_hash FROM studies s JOIN phases p ON "
-             "p.id=s.phase_id WHERE s.id=?",
-             {id});
-  RB_CHECK(!s.empty(), "no reader study ", id);
-  nlohmann::json cands = nlohmann::json::array(), cases = nlohmann::json::array();
-  for (const auto& r : q("SELECT c.slot, c.submission_id, t.name, c.ssim FROM study_candidates c "
-                         "JOIN teams t ON t.id=c.team_id WHERE c.study_id=? ORDER BY c.slot",
-                         {id}))
-    cands.push_back({{"slot", r.i(0)}, {"submission", r.i(1)}, {"team", r.s(2)},
-                     {"ssim", num(or_nan(r, 3))}});
-  for (const auto& r : q("SELECT case_index, volume, slice FROM study_cases WHERE study_id=? "
-                         "ORDER BY case_index",
-                         {id}))
-    cases.push_back({{"case", r.i(0)}, {"volume", r.s(1)}, {"slice", r.i(2)}});
-  return {{"id", s[0].i(0)}, {"phase", s[0].s(1)}, {"track", s[0].s(2)},
-          {"seed", s[0].i(3)}, {"spec_hash", s[0].s(4)}, {"candidates", cands},
-          {"cases", cases}};
-}
-
-uint64_t Store::study_seed(int64_t study_id) {
-  auto r = q("SELECT seed FROM studies WHERE id=?", {study_id});
-  RB_CHECK(!r.empty(), "no reader study ", study_id);
-  return static_cast<uint64_t>(r[0].i(0));
-}
-
-namespace {
-// Fisher-Yates with eval::uniform_index (portable, unlike std::shuffle).
-std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed) {
-  std::vector<int64_t> p(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) p[i] = i;
-  std::mt19937_64 rng(seed);
-  for (int64_t i = n - 1; i > 0; --i)
-    std::swap(p[i], p[eval::uniform_index(static_cast<uint64_t>(i + 1), rng)]);
-  return p;
-}
-uint64_t mix(uint64_t a, uint64_t b) {
-  uint64_t x = a ^ (b + 0x9e3779b97f4a7c15ULL + (a << 6) + (a >> 2));
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  return x;
-}
-}  // namespace
-
-std::vector<int64_t> Store::reader_case_order(int64_t study_id, int64_t user_id) {
-  std::lock_guard lock(mu_);
-  const int64_t n = q("SELECT COUNT(*) FROM study_cases WHERE study_id=?", {study_id})[0].i(0);
-  return seeded_permutation(n, mix(study_seed(study_id), static_cast<uint64_t>(user_id)));
-}
-
-std::vector<int64_t> Store::reader_positions(int64_t study_id, int64_t user_id, int64_t case_index) {
-  std::lock_guard lock(mu_);
-  const int64_t n = q("SELECT COUNT(*) FROM study_candidates WHERE study_id=?", {study_id})[0].i(0);
-  return seeded_permutation(
-      n, mix(mix(study_seed(study_id), static_cast<uint64_t>(user_id)),
-             static_cast<uint64_t>(case_index) + 1000003ULL));
-}
-
-nlohmann::json Store::reader_response(int64_t study_id, int64_t user_id, int64_t case_index) {
-  std::lock_guard lock(mu_);
-  auto r = q("SELECT response_json, complete FROM reader_responses WHERE study_id=? AND user_id=? "
-             "AND case_index=?",
-             {study_id, user_id, case_index});
-  if (r.empty()) return nullptr;
-  return {{"response", nlohmann::json::parse(r[0].s(0))}, {"complete", r[0].i(1) != 0}};
-}
-
-void Store::save_reader_response(int64_t study_id, int64_t user_id, int64_t case_index,
-                                 const nlohmann::json& response, bool complete) {
-  std::lock_guard lock(mu_);
-  db_->exec("INSERT INTO reader_responses(study_id, user_id, case_index, response_json, complete, "
-            "started_at, updated_at) VALUES(?,?,?,?,?,?,?) ON CONFLICT(study_id, user_id, "
-            "case_index) DO UPDATE SET response_json=excluded.response_json, "
-            "complete=excluded.complete, updated_at=excluded.updated_at",
-            {study_id, user_id, case_index, response.dump(), int64_t(complete ? 1 : 0), now(),
-             now()});
-}
-
-nlohmann::json Store::reader_progress(int64_t study_id) {
-  std::lock_guard lock(mu_);
-  const int64_t n = q("SELECT COUNT(*) FROM study_cases WHERE study_id=?", {study_id})[0].i(0);
-  auto a = nlohmann::json::array();
-  for (const auto& r : q("SELECT u.id, u.username, (SELECT COUNT(*) FROM reader_responses x WHERE "
-                         "x.study_id=? AND x.user_id=u.id AND x.complete=1) FROM users u WHERE "
-                         "u.role='reader' ORDER BY u.id",
-                         {study_id}))
-    a.push_back({{"reader", r.s(1)}, {"complete", r.i(2)}, {"cases", n}});
-  return a;
-}
-
-nlohmann::json Store::study_responses(int64_t study_id) {
-  std::lock_guard lock(mu_);
-  auto a = nlohmann::json::array();
-  for (const auto& r : q("SELECT x.user_id, u.username, x.case_index, x.response_json, "
-                         "x.updated_at - x.started_at FROM reader_responses x JOIN users u ON "
-                         "u.id=x.user_id WHERE x.study_id=? AND x.complete=1 ORDER BY "
-                         "x.case_index, x.user_id",
-                         {study_id}))
-    a.push_back({{"reader_id", r.i(0)}, {"reader", r.s(1)}, {"case", r.i(2)},
-                 {"response", nlohmann::json::parse(r.s(3))}, {"seconds", r.d(4)}});
-  return a;
 }
 
 void Store::audit(int64_t user_id, const std::string& action, const std::string& detail) {

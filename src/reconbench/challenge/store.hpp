@@ -34,7 +34,8 @@
 
 namespace rb::challenge {
 
-inline constexpr int kSchemaVersion = 1;
+// 2: tokens.expires_at, phases.published_at, challenges.max_team_bytes (issue 15).
+inline constexpr int kSchemaVersion = 2;
 
 struct User {
   int64_t id = 0;
@@ -60,7 +61,13 @@ struct Phase {
   double opens_at = 0, closes_at = 0;  // 0 = unbounded
   double closed_at = 0;                // 0 = open
   bool scores_hidden = false;
+  // Challenge phase: its scores stay hidden from everyone but organisers after close, while
+  // the reader study runs, until an organiser publishes the final results (issue 15).
+  double published_at = 0;
   bool closed() const { return closed_at > 0; }
+  bool published() const { return published_at > 0; }
+  // Scores (leaderboard, submission scores, per-volume drill-down) for non-organisers.
+  bool scores_public() const { return !scores_hidden || published(); }
 };
 
 struct Limits {
@@ -68,6 +75,8 @@ struct Limits {
   int64_t total = 0;              // 0 = unlimited
   int64_t attempts_per_day = 20;  // every attempt, including invalid ones
   int64_t max_file_bytes = int64_t(2) << 30;  // one uploaded file
+  // Bytes a team may keep in the blob store (its members' blobs + open uploads; 0 = no cap).
+  int64_t max_team_bytes = int64_t(50) << 30;
 };
 
 struct Quota {
@@ -121,11 +130,25 @@ class Store {
   std::optional<User> login(const std::string& username, const std::string& password);
   int64_t count_users(const std::string& role);
   std::vector<User> users();
-  // Returns the plaintext token "rbt_<id>_<secret>" (shown once).
-  std::string create_token(int64_t user_id, const std::string& scope, const std::string& label);
+  // Returns the plaintext token "rbt_<id>_<secret>" (shown once). expires_at: a time of
+  // now() after which the token is refused (0 = never).
+  std::string create_token(int64_t user_id, const std::string& scope, const std::string& label,
+                           double expires_at = 0);
+  // The token's user and scope, unless unknown, revoked or expired.
   std::optional<Auth> authenticate(const std::string& token);
+  // POST /api/register in one transaction: the participant, their team (if `team` is not
+  // empty) and a token -- a refusal (name taken, team taken) leaves nothing behind.
+  struct Registration {
+    User user;
+    std::optional<Team> team;
+    std::string token;
+  };
+  Registration register_participant(const std::string& username, const std::string& password,
+                                    const std::string& team, const std::string& token_label,
+                                    double token_expires_at);
   // Revokes a token of `user_id` (any token when `any_owner`); false if none matched.
   bool revoke_token(int64_t token_id, int64_t user_id, bool any_owner);
+  // id, scope, label, created_at, expires_at (null: never), revoked, expired.
   nlohmann::json list_tokens(int64_t user_id);
 
   // --- teams
@@ -140,6 +163,8 @@ class Store {
   Phase phase(const std::string& name);  // UserError if unknown
   void set_phase_window(const std::string& name, double opens_at, double closes_at);
   void close_phase(const std::string& name);  // idempotent
+  // Final results of a closed phase become public (UserError if it is not closed; idempotent).
+  void publish_phase(const std::string& name);
   Limits limits();
   void set_limits(const Limits& l);
 
@@ -152,6 +177,16 @@ class Store {
   void record_blob(const std::string& sha256, int64_t size, int64_t owner_user_id);
   // True if the blob was uploaded by `user_id` or a member of `team_id`.
   bool blob_owned(const std::string& sha256, int64_t user_id, int64_t team_id);
+  // Bytes held for a team (team_id > 0) or a team-less user: the distinct blobs its members
+  // uploaded plus the declared sizes of their open uploads (the per-team storage cap).
+  int64_t storage_bytes(int64_t team_id, int64_t user_id);
+  // Garbage collection (challenge/storage.hpp): blobs no submission references, recorded
+  // before `before`; open uploads untouched since `before`; and the removal of either.
+  std::vector<std::string> orphan_blobs(double before);
+  std::vector<int64_t> stale_uploads(double before);
+  void forget_blob(const std::string& sha256);
+  void forget_upload(int64_t upload_id);
+  bool blob_known(const std::string& sha256);
 
   // --- submissions
   Quota quota(int64_t team_id, int64_t phase_id, const std::string& track);
@@ -208,6 +243,11 @@ class Store {
                        bool include_validating);
   // Submissions of other teams with exactly the same files, not failed (an organiser's signal).
   std::vector<int64_t> identical_elsewhere(int64_t submission_id);
+  // Outliers for the organisers' view (design §4.4), by submission id: "ssim_at_least"
+  // (its SSIM for spec_hash, when >= ssim_threshold: a reconstruction that is the ground
+  // truth) and "shared_files" ([{file, submission, team}]: a file with the same sha256 in
+  // another team's submission). Submissions without a flag are absent.
+  std::map<int64_t, nlohmann::json> outlier_flags(const std::string& spec_hash, double ssim_threshold);
   // The team marks which of its scored challenge-phase submissions counts for the
   // leaderboard and the reader study (UserError: not scored, not the challenge phase, phase
   // closed). Frozen once the phase closes.
@@ -240,8 +280,10 @@ class Store {
 
   // Leaderboard of a phase and track: best-SSIM submission per team, ranked; baselines
   // pinned (unranked). Visibility rules are applied by the caller.
+  // Submission descriptions are included only with `descriptions` (organisers): they are
+  // private to the team otherwise (issue 15).
   nlohmann::json leaderboard(const std::string& phase, const std::string& track,
-                             const std::string& spec_hash);
+                             const std::string& spec_hash, bool descriptions = false);
 
   // --- reader studies (two-stage evaluation)
   struct StudyCase {
@@ -254,6 +296,7 @@ class Store {
                        const std::string& spec_hash, const std::vector<StudyCase>& cases,
                        int64_t finalists = 3);
   nlohmann::json studies();
+  bool has_study(int64_t study_id);
   nlohmann::json study(int64_t study_id);  // with candidates (team names) and cases
   // The per-reader view: case order and A/B/C -> candidate slot, seeded per reader.
   std::vector<int64_t> reader_case_order(int64_t study_id, int64_t user_id);
@@ -271,6 +314,10 @@ class Store {
   std::vector<SqlRow> q(const std::string& sql, const std::vector<SqlValue>& p = {}) {
     return db_->query(sql, p);
   }
+  void migrate(int from_version);
+  // Inserts without a transaction of their own (the caller holds mu_ and one).
+  User insert_user(const std::string& username, const std::string& password, const std::string& role);
+  Team insert_team(int64_t creator, const std::string& name);
   SubmissionRow load_submission(const SqlRow& r);
   uint64_t study_seed(int64_t study_id);
 

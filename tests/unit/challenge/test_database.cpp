@@ -206,6 +206,36 @@ TEST_P(DatabaseOn, SchemaKeepsWideIntegersAndPreciseTimes) {
   EXPECT_EQ(st.users().size(), 1u);
 }
 
+// A database of schema version 1 (before tokens expired, final results were published and
+// teams had a storage cap) is migrated in place when a newer reconbench opens it.
+TEST_P(DatabaseOn, Version1DatabaseIsMigrated) {
+  db.reset();
+  double t = 1.8e9;
+  int64_t user = 0;
+  {
+    ch::Store st(ch::open_database(scratch->url()), [&] { return t; });
+    st.init();
+    user = st.create_user("old", "", "participant").id;
+    st.create_token(user, "all", "old token");
+    st.db().exec_script(
+        "ALTER TABLE tokens DROP COLUMN expires_at; ALTER TABLE phases DROP COLUMN published_at; "
+        "ALTER TABLE challenges DROP COLUMN max_team_bytes;");
+    st.db().exec("UPDATE meta SET value='1' WHERE key='schema_version'");
+  }
+  ch::Store st(ch::open_database(scratch->url()), [&] { return t; });
+  st.init();
+  EXPECT_EQ(st.db().query("SELECT value FROM meta WHERE key='schema_version'")[0].s(0),
+            std::to_string(ch::kSchemaVersion));
+  auto list = st.list_tokens(user);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_TRUE(list[0]["expires_at"].is_null()) << "tokens of version 1 never expire";
+  EXPECT_EQ(st.limits().max_team_bytes, int64_t(50) << 30);
+  EXPECT_FALSE(st.phase("challenge").published());
+  st.close_phase("challenge");
+  st.publish_phase("challenge");
+  EXPECT_TRUE(st.phase("challenge").published());
+}
+
 // A worker must survive a database restart: a session the server ends (here: terminated
 // by itself) fails the statement that notices, and the next statement reconnects.
 // PostgreSQL only (SQLite has no server session to lose): instantiated only when the
