@@ -346,13 +346,18 @@ TEST_F(ServerTest, HiddenChallengeScoresThenCloseAndReaderStudy) {
   auto lbo = body(org.Get("/api/leaderboard/challenge/multicoil_4x"));
   EXPECT_EQ(lbo["hidden"], false);
   ASSERT_EQ(lbo["entries"].size(), 3u);
-  // Close: visible; the top 3 form a reader study.
+  // Close: the top 3 form a reader study. The scores stay hidden from everyone but the
+  // organisers while it runs (issue 15: published SSIMs let a reader rank the candidates
+  // against the ground truth and recover which team each letter is).
   auto closed = post(org, "/api/admin/phases/challenge/close", json::object(), 200);
   ASSERT_EQ(closed["studies"].size(), 1u) << closed.dump();
   const int64_t study = closed["studies"][0]["id"];
-  EXPECT_EQ(body(client().Get("/api/leaderboard/challenge/multicoil_4x"))["entries"].size(), 3u);
-  EXPECT_TRUE(body(c0.Get(("/api/submissions/" + std::to_string(ids[0])).c_str())).contains("scores"));
-  EXPECT_EQ(c0.Get(("/api/submissions/" + std::to_string(ids[0]) + "/volumes").c_str())->status, 200);
+  auto hidden_after_close = [&] {
+    EXPECT_EQ(body(client().Get("/api/leaderboard/challenge/multicoil_4x"))["hidden"], true);
+    EXPECT_FALSE(body(c0.Get(("/api/submissions/" + std::to_string(ids[0])).c_str())).contains("scores"));
+    EXPECT_EQ(c0.Get(("/api/submissions/" + std::to_string(ids[0]) + "/volumes").c_str())->status, 403);
+  };
+  hidden_after_close();
   // Submissions to a closed phase are refused.
   json files = {{"file_brain_AXT2_101.h5", std::string(64, 'a')}};
   expect_error(c0.Post("/api/submissions", json{{"phase", "challenge"}, {"track", "multicoil_4x"}, {"files", files}}.dump(),
@@ -392,6 +397,18 @@ TEST_F(ServerTest, HiddenChallengeScoresThenCloseAndReaderStudy) {
   auto csv = org.Get(("/api/studies/" + std::to_string(study) + "/responses.csv").c_str());
   EXPECT_EQ(csv->status, 200);
   EXPECT_NE(csv->body.find("rad1,"), std::string::npos);
+  // The reader has a case left: publishing now is refused unless forced; readers and
+  // participants still see nothing; the reader's page says why.
+  hidden_after_close();
+  expect_error(org.Post("/api/admin/phases/challenge/publish", "{}", "application/json"), 409, "not complete");
+  EXPECT_EQ(body(cr.Get("/api/leaderboard/challenge/multicoil_4x"))["hidden"], true);
+  EXPECT_NE(rb::read_file(rb::source_dir() / "web/reader.html").find("hidden from readers"), std::string::npos);
+  EXPECT_EQ(body(cr.Put(("/api/studies/" + std::to_string(study) + "/cases/1").c_str(), full.dump(),
+                        "application/json"))["complete"], true);
+  post(org, "/api/admin/phases/challenge/publish", json::object(), 200);
+  EXPECT_EQ(body(client().Get("/api/leaderboard/challenge/multicoil_4x"))["entries"].size(), 3u);
+  EXPECT_TRUE(body(c0.Get(("/api/submissions/" + std::to_string(ids[0])).c_str())).contains("scores"));
+  EXPECT_EQ(c0.Get(("/api/submissions/" + std::to_string(ids[0]) + "/volumes").c_str())->status, 200);
 }
 
 }  // namespace
