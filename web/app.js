@@ -67,14 +67,19 @@ const RB = {
     h.innerHTML = `<nav><b>reconbench challenge</b>
       <a href="index.html">Leaderboards</a><a href="submit.html">Submit</a>
       <a href="submissions.html">My submissions</a><a href="reader.html">Reader study</a>
-      <a href="admin.html">Admin</a></nav><div id="account"></div>`;
+      <a href="account.html">Account</a><a href="admin.html">Admin</a></nav><div id="account"></div>`;
     document.body.prepend(h);
     const me = await RB.me();
     const acc = RB.el("account");
     if (me) {
       acc.innerHTML = `<span id="whoami">${RB.esc(me.user.username)} (${RB.esc(me.user.role)}${me.team ? ", " + RB.esc(me.team.name) : ""})</span>
         <button id="logout">Log out</button>`;
-      RB.el("logout").onclick = () => { RB.setToken(""); location.reload(); };
+      // Revoked on the server too: a copied token stops working at log-out.
+      RB.el("logout").onclick = async () => {
+        try { await RB.api("POST", "/api/logout"); } catch (e) { /* expired already */ }
+        RB.setToken("");
+        location.reload();
+      };
     } else {
       acc.innerHTML = `<form id="login-form"><input id="login-user" placeholder="username" autocomplete="username">
         <input id="login-pass" type="password" placeholder="password" autocomplete="current-password">
