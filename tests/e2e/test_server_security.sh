@@ -77,23 +77,29 @@ done
       -d '{"scope":"read"}' "$URL/api/tokens")" = 201 ] || fail "same-origin POST refused"
 TOK3=$($PY -c "import json; print(json.load(open('$WORK/body'))['token'])")
 
-# ---- brute force: passwords per account, tokens per address -> 429 + Retry-After
-for i in $(seq 10); do
-  c=$(code -X POST -H 'Content-Type: application/json' -d '{"username":"eve","password":"guess'"$i"'"}' "$URL/api/login")
-  [ "$c" = 401 ] || fail "wrong password $i: $c"
+# ---- brute force: passwords per (account, address) with an escalating delay, tokens per
+#      address -> 429 + Retry-After
+n=0
+while :; do  # 5 free failures, then a delay (1 s, doubling): loop until it shows
+  c=$(code -X POST -H 'Content-Type: application/json' -d '{"username":"eve","password":"guess'"$n"'"}' "$URL/api/login")
+  [ "$c" = 429 ] && break
+  [ "$c" = 401 ] || fail "wrong password $n: $c"
+  n=$((n + 1)); [ $n -lt 12 ] || fail "wrong passwords never delayed"
 done
+[ $n -ge 6 ] || fail "delayed after $n wrong passwords (5 are free)"
 c=$(curl -s -D "$WORK/h" -o "$WORK/body" -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
     -d "{\"username\":\"eve\",\"password\":\"$PW\"}" "$URL/api/login")
-[ "$c" = 429 ] || fail "11th login not rate limited: $c"
+[ "$c" = 429 ] || fail "right password not delayed after $n wrong ones: $c"
 grep -qi '^Retry-After: [1-9]' "$WORK/h" || fail "no Retry-After on 429"
+FAILED=$n
 n=0
-for i in $(seq 45); do
+for i in $(seq 50); do
   c=$(code -H "Authorization: Bearer rbt_1_$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')" "$URL/api/me")
   [ "$c" = 429 ] && { n=$i; break; }
   [ "$c" = 401 ] || fail "guessed token: $c"
 done
 [ "$n" -gt 0 ] || fail "guessed tokens never rate limited"
-echo "rate limit: login locked after 10 wrong passwords, tokens after $((n - 1 + 10)) failures from one address"
+echo "rate limit: login delayed after $FAILED wrong passwords, tokens after $((n - 1 + FAILED)) failures from one address"
 
 # ---- secrets never logged
 kill "${PIDS[0]}"; wait "${PIDS[0]}" 2>/dev/null || true

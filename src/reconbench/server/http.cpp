@@ -140,8 +140,9 @@ std::string client_address(const httplib::Request& req, const std::vector<std::s
 
 // ---------------------------------------------------------------- AuthLimiter
 
-double AuthLimiter::now() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+AuthLimiter::AuthLimiter(Policy p, std::function<double()> clock) : p_(p), clock_(std::move(clock)) {
+  if (!clock_)
+    clock_ = [] { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); };
 }
 
 void AuthLimiter::prune(double t) {
@@ -192,7 +193,8 @@ void AuthLimiter::pair_failure(const std::string& account, const std::string& ad
   ++b.failures;
   b.last = t;
   if (b.failures > p_.free) {
-    const double delay = std::ldexp(1.0, static_cast<int>(std::min<int64_t>(b.failures - p_.free - 1, 30)));
+    const double delay =
+        p_.first_delay_s * std::ldexp(1.0, static_cast<int>(std::min<int64_t>(b.failures - p_.free - 1, 30)));
     b.until = t + std::min(delay, p_.max_delay_s);
   }
 }
@@ -295,22 +297,28 @@ httplib::Server::Handler Ctx::wrap(Need need, Fn fn) const {
   };
 }
 
-// ---------------------------------------------------------------- static files
+// ---------------------------------------------------------------- before routing
 
-// Only the UI's own files: a name of letters, digits, '-', '_' with one of these extensions,
-// directly in the web directory, a regular file (not a symlink). Everything else -- the
-// node_modules/ of the browser tests, package*.json, dot files, names with NUL or other
-// control characters after percent-decoding (/index.html%00.png), sub-directories -- is a
-// 404 before httplib's file handler sees it.
-void static_routes(httplib::Server& S, const Ctx& c) {
+// Before routing (httplib reads a request's body after this):
+//   - a POST/PUT/DELETE without Content-Length or Transfer-Encoding has no body (RFC 9112
+//     §6.3); httplib 0.11 would read until the client closes -- `curl -X POST URL` hung for
+//     the read timeout -- so it is given Content-Length: 0;
+//   - static files: only the UI's own, a name of letters, digits, '-', '_' with one of these
+//     extensions, directly in the web directory, a regular file (not a symlink). Everything
+//     else -- the node_modules/ of the browser tests, package*.json, dot files, names with NUL
+//     or other control characters after percent-decoding (/index.html%00.png),
+//     sub-directories -- is a 404 before httplib's file handler sees it.
+void pre_routing(httplib::Server& S, const Ctx& c) {
   const fs::path dir = c.opts.web_dir;
-  if (!fs::is_directory(dir)) return;
-  S.set_mount_point("/", dir.string());
+  const bool web = fs::is_directory(dir);
+  if (web) S.set_mount_point("/", dir.string());
   static const std::regex allowed(R"(/([A-Za-z0-9_-]+\.(html|js|css|png|svg|ico))?)");
-  S.set_pre_routing_handler([dir](const httplib::Request& req, httplib::Response& res) {
+  S.set_pre_routing_handler([dir, web](const httplib::Request& req, httplib::Response& res) {
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding"))
+      const_cast<httplib::Request&>(req).set_header("Content-Length", "0");  // httplib's own object
     if (req.path.rfind("/api/", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
     std::error_code ec;
-    const bool ok = std::regex_match(req.path, allowed) &&
+    const bool ok = web && std::regex_match(req.path, allowed) &&
                     fs::is_regular_file(fs::symlink_status(dir / (req.path == "/" ? "index.html" : req.path.substr(1)), ec));
     if (ok) return httplib::Server::HandlerResponse::Unhandled;
     send_json(res, {{"error", "not found"}}, 404);

@@ -59,18 +59,21 @@ std::string client_address(const httplib::Request& req, const std::vector<std::s
 //                 guessing, password spraying across accounts);
 //   per (account, address)
 //                 `free` wrong passwords for an account from one address, then an
-//                 escalating delay before the next try from that address -- 1, 2, 4, ... s,
-//                 at most max_delay_s -- reset by a successful login. An attacker cannot
-//                 lock the owner out from the owner's own address, and no captcha is needed.
+//                 escalating delay before the next try from that address -- first_delay_s,
+//                 twice that, four times, ... at most max_delay_s -- reset by a successful
+//                 login. An attacker cannot lock the owner out from the owner's own
+//                 address, and no captcha is needed.
 class AuthLimiter {
  public:
   struct Policy {
     int64_t per_address = 50;
     double window_s = 300;
     int64_t free = 5;
+    double first_delay_s = 1;
     double max_delay_s = 900;
   };
-  explicit AuthLimiter(Policy p) : p_(p) {}
+  // clock: seconds (default: steady_clock); tests pass their own.
+  explicit AuthLimiter(Policy p, std::function<double()> clock = {});
   int address_wait(const std::string& address);  // seconds until allowed (0: now)
   int pair_wait(const std::string& account, const std::string& address);
   void address_failure(const std::string& address);
@@ -78,7 +81,7 @@ class AuthLimiter {
   void pair_success(const std::string& account, const std::string& address);
 
  private:
-  static double now();
+  double now() const { return clock_(); }
   void prune(double t);
   struct Window {
     double start = 0;
@@ -89,6 +92,7 @@ class AuthLimiter {
     double until = 0, last = 0;
   };
   Policy p_;
+  std::function<double()> clock_;
   std::mutex mu_;
   std::unordered_map<std::string, Window> address_;
   std::unordered_map<std::string, Backoff> pair_;
@@ -140,8 +144,9 @@ void account_routes(httplib::Server& S, const Ctx& c);     // routes_account.cpp
 void submission_routes(httplib::Server& S, const Ctx& c);  // routes_submissions.cpp
 void board_routes(httplib::Server& S, const Ctx& c);       // routes_board.cpp (+ admin)
 void study_routes(httplib::Server& S, const Ctx& c);       // routes_studies.cpp
-// Static files of the web directory (an allow-list, http.cpp).
-void static_routes(httplib::Server& S, const Ctx& c);
+// Before routing: body-less requests get Content-Length: 0; static files of the web
+// directory through an allow-list (http.cpp).
+void pre_routing(httplib::Server& S, const Ctx& c);
 
 // JSON view of a submission (scores only if `show_scores`; the organisers' view adds the
 // unredacted validation report and outlier `flags`).

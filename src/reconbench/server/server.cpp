@@ -20,7 +20,8 @@ Server::Server(challenge::Service& service, ServerOptions opts)
     : svc_(service), opts_(std::move(opts)), http_(std::make_unique<HttpServer>()) {
   if (opts_.web_dir.empty()) opts_.web_dir = source_dir() / "web";
   cache_ = std::make_unique<Cache>(AuthLimiter::Policy{opts_.auth_failures_per_ip, opts_.auth_window_s,
-                                                       opts_.auth_free_failures, opts_.auth_max_delay_s});
+                                                       opts_.auth_free_failures, opts_.auth_first_delay_s,
+                                                       opts_.auth_max_delay_s});
   ListenerOptions lo;
   lo.threads = opts_.http_threads;
   lo.max_per_address = opts_.max_connections_per_address;
@@ -151,7 +152,7 @@ void Server::routes() {
   submission_routes(S, c);
   board_routes(S, c);
   study_routes(S, c);
-  static_routes(S, c);
+  pre_routing(S, c);
 }
 
 }  // namespace rb::server

@@ -79,11 +79,12 @@ struct ServerOptions {
   // X-Forwarded-For is believed.
   std::vector<std::string> trusted_proxies;
   // Failed authentications (http.hpp AuthLimiter): wrong passwords or tokens per client
-  // address in a window; per (account, address) `auth_free_failures`, then 1, 2, 4 ... s of
-  // delay before the next try (at most auth_max_delay_s).
+  // address in a window; per (account, address) `auth_free_failures`, then a delay before the
+  // next try of auth_first_delay_s, doubling with each failure (at most auth_max_delay_s).
   int64_t auth_failures_per_ip = 50;
   double auth_window_s = 300;
   int64_t auth_free_failures = 5;
+  double auth_first_delay_s = 1;
   double auth_max_delay_s = 900;
   // Tokens from /api/login and /api/register expire after this (0 = never).
   double login_token_hours = 12;

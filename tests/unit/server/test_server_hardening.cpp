@@ -20,6 +20,7 @@
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/challenge/validate.hpp"
 #include "reconbench/core/fs.hpp"
+#include "reconbench/server/http.hpp"
 #include "reconbench/server/server.hpp"
 
 namespace ch = rb::challenge;
@@ -258,6 +259,16 @@ TEST(Hardening, SlowRequestsAreCutAndTheirThreadsFreed) {
   trickle.join();
   ::close(loris);
   ::close(put);
+  // A POST without Content-Length has no body (RFC 9112): answered at once, not read until
+  // the client leaves (`curl -X POST URL` used to wait out the read timeout).
+  const int bare = connect_from("127.0.0.5", live.port);
+  const std::string logout = "POST /api/logout HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + tok + "\r\n\r\n";
+  ::send(bare, logout.data(), logout.size(), MSG_NOSIGNAL);
+  const auto t1 = std::chrono::steady_clock::now();
+  auto [answer, closed] = read_for(bare, 10);
+  EXPECT_EQ(answer.rfind("HTTP/1.1 200", 0), 0u) << answer;
+  EXPECT_LT(since(t1), 5.0);
+  ::close(bare);
 }
 
 // ---------------------------------------------------------------- 3. blob store
@@ -313,6 +324,7 @@ TEST(Hardening, LockOutIsPerAccountAndAddressBehindATrustedProxy) {
   so.validators = 0;
   so.trusted_proxies = {"127.0.0.1"};
   so.auth_free_failures = 2;
+  so.auth_first_delay_s = 60;
   Live live("lockout", so);
   live.register_user("victim", "Team Victim");
   auto login = [&](const std::string& xff, const std::string& pw) {
@@ -338,6 +350,42 @@ TEST(Hardening, LockOutIsPerAccountAndAddressBehindATrustedProxy) {
   };
   for (int i = 0; i < 3; ++i) EXPECT_EQ(login2("10.0.0." + std::to_string(i), "guess")->status, 401);
   EXPECT_EQ(login2("10.0.0.99", "guess")->status, 429);
+}
+
+TEST(Hardening, AuthDelaysEscalatePerAccountAndAddress) {
+  double t = 1000;
+  rb::server::AuthLimiter lim({50, 300, 2, 1, 8}, [&t] { return t; });
+  for (int i = 0; i < 2; ++i) {
+    lim.pair_failure("victim", "203.0.113.66");
+    EXPECT_EQ(lim.pair_wait("victim", "203.0.113.66"), 0) << "free failure " << i;
+  }
+  // 1, 2, 4, 8, 8 s: doubling, capped.
+  for (int want : {1, 2, 4, 8, 8}) {
+    lim.pair_failure("victim", "203.0.113.66");
+    EXPECT_EQ(lim.pair_wait("victim", "203.0.113.66"), want);
+    t += want;
+    EXPECT_EQ(lim.pair_wait("victim", "203.0.113.66"), 0);
+  }
+  // The owner's address and other accounts were never delayed.
+  EXPECT_EQ(lim.pair_wait("victim", "198.51.100.7"), 0);
+  EXPECT_EQ(lim.pair_wait("other", "203.0.113.66"), 0);
+  // A success resets the pair; a day without failures too.
+  lim.pair_failure("victim", "203.0.113.66");
+  lim.pair_success("victim", "203.0.113.66");
+  lim.pair_failure("victim", "203.0.113.66");
+  EXPECT_EQ(lim.pair_wait("victim", "203.0.113.66"), 0);
+  for (int i = 0; i < 3; ++i) lim.pair_failure("x", "a");
+  EXPECT_GT(lim.pair_wait("x", "a"), 0);
+  t += 86401;
+  lim.pair_failure("x", "a");
+  EXPECT_EQ(lim.pair_wait("x", "a"), 0);
+  // Per address: a fixed window of `per_address` failures, whatever the account.
+  rb::server::AuthLimiter addr({3, 300, 5, 1, 900}, [&t] { return t; });
+  for (int i = 0; i < 3; ++i) addr.address_failure("10.1.1.1");
+  EXPECT_EQ(addr.address_wait("10.1.1.1"), 300);
+  EXPECT_EQ(addr.address_wait("10.1.1.2"), 0);
+  t += 301;
+  EXPECT_EQ(addr.address_wait("10.1.1.1"), 0);
 }
 
 // ---------------------------------------------------------------- 6-10
