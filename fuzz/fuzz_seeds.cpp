@@ -5,7 +5,10 @@
 // ISMRMRD header, attrs) and of the test/challenge layout (undersampled kspace, mask,
 // acceleration, num_low_frequency), reconstruction and ground-truth files, ISMRMRD headers
 // of the three simulated vendors, BART .cfl/.hdr pairs, NIfTI volumes in the Colin27
-// template's datatypes, and HTTP requests for every server route.
+// template's datatypes, HTTP requests for every server route, and HDF5 files that reach
+// other files (external and soft links, virtual datasets, external raw storage, an
+// unexpected filter: tests/unit/io/hdf5_attacks.hpp) for the HDF5 targets and as a
+// multipart submission.
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -13,6 +16,7 @@
 #include <sstream>
 
 #include "../tests/unit/challenge/fixture.hpp"
+#include "../tests/unit/io/hdf5_attacks.hpp"
 #include "reconbench/challenge/crypto.hpp"
 #include "reconbench/challenge/h5.hpp"
 #include "reconbench/challenge/validate.hpp"
@@ -131,6 +135,29 @@ void validate_seeds(const fs::path& tmp) {
   for (int64_t i = 0; i < bad.size(); ++i) bad[i] = i == 77 ? NAN : (i % 5 == 0 ? -1e-4f : 5.0f);
   rb::challenge::write_float_volume(tmp / "bad.h5", "reconstruction", bad);
   put("validate", "seed_bad.bin", std::string(1, '\0') + rb::read_file(tmp / "bad.h5"));
+}
+
+// The attack files of issue 15 on the fixture's ground truth, with targets relative to the
+// fuzz scratch directory where the targets write their input (fuzz_validate's fixture lives
+// in scratch/challenge/): file name -> bytes.
+std::vector<std::pair<std::string, std::string>> indirection_files(const fs::path& tmp) {
+  const fs::path data = rb::testing::make_dataset(tmp / "ifix");
+  const std::string gt_rel = "challenge/data/ground_truth/multicoil_test/file_brain_AXT1POST_003.h5";
+  std::vector<std::pair<std::string, std::string>> out;
+  for (auto attack : rb::testing::all_h5_attacks()) {
+    const fs::path p = tmp / ("attack_" + rb::testing::h5_attack_name(attack) + ".h5");
+    rb::testing::write_h5_attack(p, attack, "reconstruction", gt_rel, "reconstruction_rss",
+                                 data / "ground_truth/multicoil_test/file_brain_AXT1POST_003.h5");
+    out.emplace_back(p.filename().string(), rb::read_file(p));
+  }
+  return out;
+}
+
+void indirection_seeds(const fs::path& tmp) {
+  for (const auto& [name, bytes] : indirection_files(tmp)) {
+    put("hdf5_raw", name, bytes);
+    for (char mode : {0, 3}) put("validate", name + "." + std::to_string(int(mode)) + ".bin", std::string(1, mode) + bytes);
+  }
 }
 
 void ismrmrd_seeds() {
@@ -274,6 +301,14 @@ void server_seeds(const fs::path& tmp) {
             "\"\r\nContent-Type: application/x-hdf5\r\n\r\n" + rb::read_file(path) + "\r\n";
   body += "--" + b + "--\r\n";
   add(req("POST", "/api/submissions", "@PART@", body, "multipart/form-data; boundary=" + b));
+  // The same with an HDF5 indirection in place of the reconstruction.
+  for (const auto& [name, bytes] : indirection_files(tmp / "sattack")) {
+    std::string a;
+    a += "--" + b + "\r\nContent-Disposition: form-data; name=\"track\"\r\n\r\nmulticoil_8x\r\n";
+    a += "--" + b + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"file_brain_AXT1POST_003.h5\"\r\n"
+         "Content-Type: application/x-hdf5\r\n\r\n" + bytes + "\r\n--" + b + "--\r\n";
+    add(req("POST", "/api/submissions", "@PART@", a, "multipart/form-data; boundary=" + b));
+  }
 }
 
 }  // namespace
@@ -287,6 +322,7 @@ int main(int argc, char** argv) {
   const fs::path tmp = rb::testing::temp_dir("fuzz-seeds");
   hdf5_seeds(tmp);
   validate_seeds(tmp);
+  indirection_seeds(tmp);
   ismrmrd_seeds();
   cfl_seeds(tmp);
   nifti_seeds(tmp);

@@ -2,7 +2,9 @@
 //   1. log in, submit through the submit page (chunked upload + sha256 in the browser), see
 //      the leaderboard update;
 //   2. the organiser's drill-down viewer shows the GT | recon | residual x5 | SSIM figure;
-//   3. a finalist marks its final submission on the submission page; a reader completes a
+//   3. the account page lists, creates and revokes API tokens; log-out revokes the token; the
+//      admin page flags files another team submitted too;
+//   4. a finalist marks its final submission on the submission page; a reader completes a
 //      reader-study case with the keyboard only, and resumes.
 // Screenshots go to $RB_WEB_ARTIFACTS. Usage: node test_web.mjs (env: RECONBENCH, RB_WEB_*).
 import { spawn, execFileSync } from "node:child_process";
@@ -108,6 +110,45 @@ try {
     await page.waitForFunction(() => document.querySelector("#slice-no").textContent.startsWith("1 "));
     await page.screenshot({ path: path.join(artifacts, "drilldown.png"), fullPage: true });
     await page.close();
+  });
+
+  await step("account page tokens, log-out revokes, admin outlier badge", async () => {
+    const login = await fetch(url + "/api/login", { method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: "alice", password: "alice-password" }) });
+    const session = (await login.json()).token;
+    const page = await browser.newPage();
+    await page.addInitScript((t) => localStorage.setItem("rb_token", t), session);
+    await page.goto(url + "/account.html");
+    await page.waitForFunction(() => /this session/.test(document.querySelector("#tokens").textContent));
+    await page.fill("#t-label", "ci-token");
+    await page.click("#token-form button");
+    await page.waitForFunction(() => /shown once: rbt_/.test(document.querySelector("#new-token").textContent));
+    const made = (await page.textContent("#new-token")).match(/rbt_\w+/)[0];
+    assert.equal((await api("GET", "/api/me", made)).status, 200);
+    const row = await page.waitForSelector('tr:has(td:text("ci-token")) button[data-revoke]');
+    await row.click();
+    await page.waitForFunction(() => /revoked/.test(document.querySelector("#tokens").textContent));
+    assert.equal((await api("GET", "/api/me", made)).status, 401, "revoked on the account page");
+    await page.screenshot({ path: path.join(artifacts, "account.png"), fullPage: true });
+    await page.click("#logout");
+    await page.waitForSelector("#login-form");
+    assert.equal((await api("GET", "/api/me", session)).status, 401, "log-out revokes the token");
+    await page.close();
+    // Another team submits Alice's bytes: the organisers' table shows the badge.
+    const copy = rb("challenge", "add-user", "copycat", "--team", "Team Copy", "--data", data, "--db", db);
+    const dir = path.join(work, "sub-good-multicoil_test");
+    const fd = new FormData();
+    fd.append("phase", "test");
+    fd.append("track", "multicoil_4x");
+    for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".h5"))) fd.append("file", new Blob([fs.readFileSync(path.join(dir, f))]), f);
+    assert.equal((await api("POST", "/api/submissions", copy, fd)).status, 202);
+    const admin = await browser.newPage();
+    await admin.addInitScript((t) => localStorage.setItem("rb_token", t), orgToken);
+    await admin.goto(url + "/admin.html");
+    await admin.waitForSelector(".flag-shared", { timeout: 30000 });
+    assert.match(await admin.textContent(".flag-shared"), /same file as Team (Alice|Copy)/);
+    await admin.screenshot({ path: path.join(artifacts, "admin-flags.png"), fullPage: true });
+    await admin.close();
   });
 
   await step("complete a reader-study case with the keyboard, then resume", async () => {

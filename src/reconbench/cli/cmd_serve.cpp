@@ -18,7 +18,7 @@ namespace {
 struct ServeCmd final : rb::cli::Command {
   rb::cli::ServiceArgs service;
   std::string web, host = "127.0.0.1", admin_token_file, port_file;
-  int port = 8080, workers = 1, validators = 1, http_threads = 32, per_address = 8;
+  int port = 8080, workers = 1, validators = 1, http_threads = 32, per_address = 16;
   double lease = 30, request_timeout = 300, login_hours = 12, gc_grace_hours = 24;
   bool closed_registration = false;
   int64_t per_day = -1, total = -1, attempts = -1;
@@ -52,8 +52,9 @@ struct ServeCmd final : rb::cli::Command {
     app.add_option("--max-team-mb", max_team_mb,
                    "blob storage a team may hold in MiB, uploads included; 0 = no cap (stored; default 51200)");
     app.add_option("--max-connections-per-address", per_address,
-                   "concurrent connections from one client address; more are answered 429 (0 = no cap)")
-        ->default_val(8);
+                   "concurrent connections from one client address; more are answered 429 (0 = no cap; "
+                   "raise it for many users behind one NAT address)")
+        ->default_val(16);
     app.add_option("--request-timeout", request_timeout,
                    "seconds a client may take to send one request (headers and body); a connection "
                    "sending under 1 KiB in 10 s while a request is due is closed as well")

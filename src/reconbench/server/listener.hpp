@@ -37,7 +37,7 @@ namespace rb::server {
 
 struct ListenerOptions {
   int threads = 32;                  // request threads
-  int max_per_address = 8;           // concurrent connections per peer address (0 = no cap)
+  int max_per_address = 16;          // concurrent connections per peer address (0 = no cap)
   int max_total = 256;               // concurrent connections overall
   double request_timeout_s = 300;    // one request (headers + body) must arrive within this
   double stall_window_s = 10;        // ... receiving at least min_bytes in every such window

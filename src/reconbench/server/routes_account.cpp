@@ -9,9 +9,8 @@ namespace {
 
 json user_json(const challenge::User& u) { return {{"id", u.id}, {"username", u.username}, {"role", u.role}}; }
 
-}  // namespace
-
-void account_routes(httplib::Server& S, const Ctx& c) {
+// Without a token: health, the challenge, teams, registration, login.
+void public_routes(httplib::Server& S, const Ctx& c) {
   auto wrap = [&c](Need need, Fn fn) { return c.wrap(need, std::move(fn)); };
   challenge::Service* const svc = c.svc;
   challenge::Store* const store = c.store;
@@ -81,6 +80,16 @@ void account_routes(httplib::Server& S, const Ctx& c) {
                            {"token", store->create_token(u->id, "all", "login", expires)},
                            {"expires_at", expires > 0 ? json(expires) : json()}});
          }));
+
+}
+
+}  // namespace
+
+void account_routes(httplib::Server& S, const Ctx& c) {
+  public_routes(S, c);
+  auto wrap = [&c](Need need, Fn fn) { return c.wrap(need, std::move(fn)); };
+  challenge::Service* const svc = c.svc;
+  challenge::Store* const store = c.store;
 
   // Revokes the token of this request (the web UI's "Log out").
   S.Post("/api/logout", wrap(Need::user, [=](RB_HANDLER_ARGS) {

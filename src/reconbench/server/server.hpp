@@ -69,7 +69,7 @@ struct ServerOptions {
   // Connections (listener.hpp): concurrent per client address (0 = no cap), a deadline for
   // receiving each request, and a minimum rate while receiving it; one socket read or write
   // may block io_timeout_s.
-  int max_connections_per_address = 8;
+  int max_connections_per_address = 16;
   double request_timeout_s = 300;
   double stall_window_s = 10;
   int64_t min_bytes_per_window = 1024;
