@@ -78,6 +78,7 @@ CREATE INDEX IF NOT EXISTS submissions_team ON submissions(team_id, phase_id, tr
 CREATE TABLE IF NOT EXISTS submission_files(
   submission_id INTEGER NOT NULL REFERENCES submissions(id), name TEXT NOT NULL,
   sha256 TEXT NOT NULL REFERENCES blobs(sha256), PRIMARY KEY(submission_id, name));
+CREATE INDEX IF NOT EXISTS submission_files_sha ON submission_files(sha256);
 CREATE TABLE IF NOT EXISTS submission_events(
   id INTEGER PRIMARY KEY, submission_id INTEGER NOT NULL REFERENCES submissions(id),
   at REAL NOT NULL, state TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '');

@@ -57,23 +57,24 @@ std::string with_error(const std::string& msg) {
   return e.empty() ? msg : msg + " (HDF5: " + e + ")";
 }
 
+namespace {
+// A process-lifetime access list of class `cls` that traverses no soft or external link.
+hid_t traversal_free(hid_t cls) {
+  const hid_t p = H5Pcreate(cls);
+  forbid_link_traversal(p);
+  return p;
+}
+}  // namespace
+
 hid_t link_access() {
   auto guard = lock();
-  static const hid_t lapl = [] {
-    const hid_t p = H5Pcreate(H5P_LINK_ACCESS);
-    forbid_link_traversal(p);
-    return p;
-  }();
+  static const hid_t lapl = traversal_free(H5P_LINK_ACCESS);
   return lapl;
 }
 
 hid_t dataset_access() {
   auto guard = lock();
-  static const hid_t dapl = [] {
-    const hid_t p = H5Pcreate(H5P_DATASET_ACCESS);
-    forbid_link_traversal(p);
-    return p;
-  }();
+  static const hid_t dapl = traversal_free(H5P_DATASET_ACCESS);
   return dapl;
 }
 

@@ -110,6 +110,14 @@ struct Live {
   int port = 0;
 };
 
+// A server that neither validates nor scores (routes only).
+rb::server::ServerOptions routes_only() {
+  rb::server::ServerOptions so;
+  so.workers = 0;
+  so.validators = 0;
+  return so;
+}
+
 json body(const httplib::Result& r) {
   if (!r) return json();
   try {
@@ -191,6 +199,40 @@ TEST(Hardening, Hdf5IndirectionIsRefusedThroughTheServer) {
   EXPECT_TRUE(body(live.client().Get("/api/leaderboard/test/multicoil_4x"))["entries"].empty());
   EXPECT_EQ(body(live.client(tok).Get("/api/quota?phase=test&track=multicoil_4x"))["used_total"], 0);
   EXPECT_EQ(live.svc->store().queue_stats()["done"], 0) << "no evaluation job ran";
+}
+
+// The real `reconbench validate-child` under each mechanism this kernel offers (forced
+// through the environment the child inherits): valid files are scored, an attack refused.
+TEST(Hardening, ValidatorWorksUnderEachConfinementThisKernelOffers) {
+  const auto probe = ch::probe_confinement();
+  std::vector<std::string> mechanisms;
+  if (probe.landlock_abi > 0) mechanisms.push_back("landlock");
+  if (probe.user_namespaces) mechanisms.push_back("namespace");
+  if (mechanisms.empty()) GTEST_FAIL() << "no confinement here: see Confinement.WhatThisKernelOffersHolds";
+  Live live("mechanisms");
+  const std::string tok = live.register_user("val", "Team Val");
+  const std::string victim = "file_brain_AXT2_001.h5";
+  const fs::path gt = live.data / "ground_truth/multicoil_test" / victim;
+  int k = 0;
+  for (const auto& m : mechanisms) {
+    SCOPED_TRACE(m);
+    setenv("RECONBENCH_VALIDATOR_CONFINEMENT", m.c_str(), 1);
+    const fs::path good = rb::testing::make_submission(live.data, live.root / ("good" + m), "multicoil_test", 4, 0.05, 40 + k++);
+    auto r = live.submit(tok, good);
+    ASSERT_EQ(r->status, 202) << r->body;
+    auto j = live.wait_done(tok, body(r)["id"]);
+    EXPECT_EQ(j["state"], "scored") << j.dump();
+    EXPECT_EQ(j["validation"]["confinement"], m);
+    const fs::path bad = live.root / ("bad" + m);
+    rb::testing::make_submission(live.data, bad, "multicoil_test", 4, 0.05, 40 + k++);
+    rb::testing::write_h5_attack(bad / victim, H5Attack::external_link, "reconstruction", gt, "reconstruction_rss", gt);
+    r = live.submit(tok, bad);
+    ASSERT_EQ(r->status, 202) << r->body;
+    j = live.wait_done(tok, body(r)["id"]);
+    EXPECT_EQ(j["state"], "failed") << j.dump();
+    EXPECT_EQ(j["validation"]["confinement"], m);
+  }
+  unsetenv("RECONBENCH_VALIDATOR_CONFINEMENT");
 }
 
 // ---------------------------------------------------------------- 2. slow clients
@@ -319,9 +361,7 @@ TEST(Hardening, RefusedRequestsStoreNothingAndStorageIsCappedAndCollected) {
 // ---------------------------------------------------------------- 4. lock-outs
 
 TEST(Hardening, LockOutIsPerAccountAndAddressBehindATrustedProxy) {
-  rb::server::ServerOptions so;
-  so.workers = 0;
-  so.validators = 0;
+  rb::server::ServerOptions so = routes_only();
   so.trusted_proxies = {"127.0.0.1"};
   so.auth_free_failures = 2;
   so.auth_first_delay_s = 60;
@@ -391,12 +431,7 @@ TEST(Hardening, AuthDelaysEscalatePerAccountAndAddress) {
 // ---------------------------------------------------------------- 6-10
 
 TEST(Hardening, HugeNumbersAndValuesAreClientErrors) {
-  Live live("json", [] {
-    rb::server::ServerOptions so;
-    so.workers = 0;
-    so.validators = 0;
-    return so;
-  }());
+  Live live("json", routes_only());
   const std::string tok = live.register_user("num", "Team Num");
   auto c = live.client(tok);
   const std::string digits(1 << 20, '7');
@@ -417,12 +452,7 @@ TEST(Hardening, HugeNumbersAndValuesAreClientErrors) {
 }
 
 TEST(Hardening, RefusedRegistrationLeavesNoAccount) {
-  Live live("register", [] {
-    rb::server::ServerOptions so;
-    so.workers = 0;
-    so.validators = 0;
-    return so;
-  }());
+  Live live("register", routes_only());
   live.register_user("alice", "Team A");
   auto r = live.client().Post("/api/register", R"({"username":"bob","password":"bob-password-1","team":"Team A"})",
                               "application/json");
@@ -435,9 +465,7 @@ TEST(Hardening, RefusedRegistrationLeavesNoAccount) {
 
 TEST(Hardening, LoginTokensExpireAndLogoutRevokes) {
   double now = 1.8e9;
-  rb::server::ServerOptions so;
-  so.workers = 0;
-  so.validators = 0;
+  rb::server::ServerOptions so = routes_only();
   so.login_token_hours = 1;
   Live live("tokens", so, [&now] { return now; });
   const std::string reg = live.register_user("tess", "Team Tess");
@@ -484,9 +512,7 @@ TEST(Hardening, StaticRouteServesOnlyTheUi) {
   rb::write_file_atomic(web / "node_modules/playwright-core/package.json", "{\"name\": \"playwright-core\"}");
   rb::write_file_atomic(web / "package.json", "{\"name\": \"reconbench-web\"}");
   fs::create_symlink("/etc/passwd", web / "passwd.html");
-  rb::server::ServerOptions so;
-  so.workers = 0;
-  so.validators = 0;
+  rb::server::ServerOptions so = routes_only();
   so.web_dir = web;
   Live live("static", so);
   httplib::Client c("127.0.0.1", live.port);
