@@ -224,6 +224,19 @@ CODE=$(curl -s -o "$WORK/final.json" -w '%{http_code}' -X PUT --data "" -H "Auth
 api POST /api/admin/phases/test/close "$ORG" >/dev/null
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true   # SIGTERM: clean stop
 grep -q "stopped" "$WORK/serve.log" || fail "server did not stop cleanly on SIGTERM"
+# The organiser's command line: close the challenge phase, then publish its final results
+# (refused while its reader study has no complete reads, unless --force).
+"$RB" challenge close challenge --data "$DATA" --db "$DB" "${BLOBS[@]}" >"$WORK/close.json"
+if [ "$($PY -c "import json;print(len(json.load(open('$WORK/close.json'))['studies']))")" != 0 ]; then
+  ! "$RB" challenge publish challenge --data "$DATA" --db "$DB" "${BLOBS[@]}" 2>"$WORK/publish.err" \
+    || fail "challenge publish went through over an incomplete reader study"
+  grep -q "not complete" "$WORK/publish.err" || fail "challenge publish: $(cat "$WORK/publish.err")"
+fi
+"$RB" challenge publish challenge --force --data "$DATA" --db "$DB" "${BLOBS[@]}" | grep -q "published" \
+  || fail "challenge publish --force"
+"$RB" challenge status --data "$DATA" --db "$DB" "${BLOBS[@]}" \
+  | $PY -c "import json,sys; p={x['name']:x for x in json.load(sys.stdin)['phases']}; assert p['challenge']['published']" \
+  || fail "challenge status does not show the published phase"
 "$RB" export --data "$DATA" --db "$DB" "${BLOBS[@]}" --out "$WORK/export" >/dev/null
 grep -q "Team Alice" "$WORK/export/index.html" || fail "export lacks the leaderboard"
 $PY -c "import json;b=json.load(open('$WORK/export/bundle.json'));assert b['leaderboards'][0]['entries'][0]['team']=='Team Alice'" \

@@ -273,6 +273,21 @@ int64_t Service::rescore_all() {
   return added;
 }
 
+// Incomplete: a study of `phase` with no reader yet or a reader short of its cases.
+nlohmann::json Service::publish_results(const std::string& phase, bool force) {
+  nlohmann::json open = nlohmann::json::array();
+  for (const auto& s : store_->studies()) {
+    if (s["phase"] != phase) continue;
+    const auto progress = store_->reader_progress(s["id"].get<int64_t>());
+    bool done = !progress.empty();
+    for (const auto& r : progress) done = done && r["complete"] == r["cases"];
+    if (!done) open.push_back({{"study", s["id"]}, {"track", s["track"]}, {"progress", progress}});
+  }
+  if (!open.empty() && !force) return open;
+  store_->publish_phase(phase);
+  return nlohmann::json::array();
+}
+
 nlohmann::json Service::close_phase(const std::string& phase) {
   store_->close_phase(phase);
   nlohmann::json out = {{"phase", phase}, {"closed", true}, {"studies", nlohmann::json::array()}};

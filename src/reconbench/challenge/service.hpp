@@ -93,6 +93,12 @@ class Service {
   // track by SSIM; cases: study_cases() of the track's volumes).
   nlohmann::json close_phase(const std::string& phase);
 
+  // Make the final results of a closed phase public. Published scores unblind a reader study
+  // (a reader could match candidates to teams by their SSIM), so while a study of the phase is
+  // incomplete nothing is published unless `force`: returns those studies ({study, track,
+  // progress}); an empty array when the results were published.
+  nlohmann::json publish_results(const std::string& phase, bool force = false);
+
   // --- front ends' submission paths (service_submit.cpp): `reconbench challenge`, the demo
 
   // A participant account (random password; API tokens via `challenge token`) with its team.

@@ -18,11 +18,12 @@ struct ChallengeCmd final : rb::cli::Command {
                                         track, phase = "test", label;
   std::vector<std::string> args;
   int64_t per_day = -1, total = -1, attempts = -1;
+  bool force = false;
   void declare(CLI::App& app) override {
     app.add_option("action", action,
-                   "status | add-user NAME | token NAME | close PHASE | baseline DIR | limits")
+                   "status | add-user NAME | token NAME | close PHASE | publish PHASE | baseline DIR | limits")
         ->required()
-        ->check(CLI::IsMember({"status", "add-user", "token", "close", "baseline", "limits"}));
+        ->check(CLI::IsMember({"status", "add-user", "token", "close", "publish", "baseline", "limits"}));
     app.add_option("args", args, "the action's argument (user name, phase, directory)");
     app.add_option("--data", data, "challenge data directory")->required();
     app.add_option("--db", db, "database: sqlite:PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB "
@@ -39,6 +40,8 @@ struct ChallengeCmd final : rb::cli::Command {
     app.add_option("--per-day", per_day, "limits: submissions per team/track/phase in 24 h");
     app.add_option("--total", total, "limits: total submissions per team/track/phase (0 = unlimited)");
     app.add_option("--attempts-per-day", attempts, "limits: attempts per team/track in 24 h");
+    app.add_flag("--force", force, "publish: publish although a reader study of the phase is incomplete "
+                 "(published scores unblind it)");
   }
   std::string arg(const char* what) {
     RB_CHECK(args.size() == 1, "challenge ", action, ": expected one argument (", what, ")");
@@ -54,7 +57,7 @@ struct ChallengeCmd final : rb::cli::Command {
     if (action == "status") {
       nlohmann::json phases = nlohmann::json::array();
       for (const auto& p : store.phases())
-        phases.push_back({{"name", p.name}, {"closed", p.closed()}, {"scores_hidden", p.scores_hidden}});
+        phases.push_back({{"name", p.name}, {"closed", p.closed()}, {"scores_hidden", p.scores_hidden}, {"published", p.published()}});
       const auto l = store.limits();
       std::cout << nlohmann::json{{"phases", phases},
                                   {"limits", {{"per_day", l.per_day}, {"total", l.total},
@@ -75,6 +78,11 @@ struct ChallengeCmd final : rb::cli::Command {
       std::cout << store.create_token(u->id, scope, "challenge token") << "\n";
     } else if (action == "close") {
       std::cout << svc.close_phase(arg("phase")).dump(2) << "\n";
+    } else if (action == "publish") {
+      const auto open = svc.publish_results(arg("phase"), force);
+      RB_CHECK(open.empty(), "challenge publish: reader studies of phase '", args[0],
+               "' are not complete (--force publishes anyway, unblinding them): ", open.dump());
+      std::printf("phase %s: final results published\n", args[0].c_str());
     } else if (action == "limits") {
       auto l = store.limits();
       if (per_day >= 0) l.per_day = per_day;

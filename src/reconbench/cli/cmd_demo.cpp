@@ -174,7 +174,8 @@ struct DemoCmd final : rb::cli::Command {
     return svc;
   }
 
-  // Close the phase (finalists, cases); the simulated panel's reads stored in each study.
+  // Close the phase (finalists, cases); the simulated panel's reads stored in each study; the
+  // final results published.
   void read(ch::Service& svc) {
     std::map<std::string, int64_t> study;
     const Json closed = svc.close_phase("challenge");
@@ -199,6 +200,9 @@ struct DemoCmd final : rb::cli::Command {
       rec.fields()["database"]["studies"][track] = study[track];
     }
     rb::write_file_atomic(results / "reader_study.json", rs.dump(1) + "\n");
+    // The reads are in: the organiser publishes the final results (scores public).
+    const auto open = svc.publish_results("challenge");
+    if (!open.empty()) rec.note("challenge results not published: reader studies incomplete " + open.dump());
   }
 
   int run() override {

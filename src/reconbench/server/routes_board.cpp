@@ -8,19 +8,6 @@ namespace rb::server {
 
 namespace {
 
-// The studies of `phase` whose readers have not all completed every case.
-json incomplete_studies(challenge::Store& store, const std::string& phase) {
-  json out = json::array();
-  for (const auto& s : store.studies()) {
-    if (s["phase"] != phase) continue;
-    const auto progress = store.reader_progress(s["id"].get<int64_t>());
-    bool done = !progress.empty();
-    for (const auto& r : progress) done = done && r["complete"] == r["cases"];
-    if (!done) out.push_back({{"study", s["id"]}, {"track", s["track"]}, {"progress", progress}});
-  }
-  return out;
-}
-
 void admin_routes(httplib::Server& S, const Ctx& c) {
   auto wrap = [&c](Need need, Fn fn) { return c.wrap(need, std::move(fn)); };
   challenge::Service* const svc = c.svc;
@@ -49,21 +36,18 @@ void admin_routes(httplib::Server& S, const Ctx& c) {
   S.Post(R"(/api/admin/phases/([a-z]+)/close)", wrap(Need::organiser, [=](RB_HANDLER_ARGS) {
            send_json(res, svc->close_phase(req.matches[1].str()));
          }));
-  // The final results of a closed phase become public. While a reader study of the phase is
-  // incomplete this needs {"force": true}: published scores unblind the study (a reader
-  // could match candidates to teams by their SSIM against the ground truth).
+  // The final results of a closed phase become public (Service::publish_results: refused
+  // with 409 while a reader study of the phase is incomplete, unless {"force": true}).
   S.Post(R"(/api/admin/phases/([a-z]+)/publish)", wrap(Need::organiser, [=](RB_HANDLER_ARGS) {
            const std::string phase = req.matches[1].str();
-           auto b = parse_body(req);
-           const auto open_studies = incomplete_studies(*store, phase);
-           if (!open_studies.empty() && !b.value("force", false)) {
+           const auto open_studies = svc->publish_results(phase, parse_body(req).value("force", false));
+           if (!open_studies.empty()) {
              send_json(res, {{"error", "reader studies of this phase are not complete; publishing now would "
                                        "unblind them (send {\"force\": true} to publish anyway)"},
                              {"incomplete", open_studies}},
                        409);
              return;
            }
-           store->publish_phase(phase);
            store->audit(a->user.id, "publish_results", phase);
            send_json(res, {{"phase", phase}, {"published", true}});
          }));

@@ -508,6 +508,9 @@ TEST_P(StoreOn, CloseFormsReaderStudyWithSeededBlindingAndTableIV) {
   EXPECT_EQ(study["cases"][0]["volume"], "file_brain_AXT2_101.h5") << "lesion cases first";
   EXPECT_EQ(study["cases"][0]["slice"], 1) << "the slice through the lesion";
   EXPECT_EQ(svc->close_phase("challenge")["studies"][0]["id"], sid) << "idempotent";
+  // No reads yet: publishing would unblind the study, so nothing is published unless forced.
+  EXPECT_EQ(svc->publish_results("challenge")[0]["study"], sid);
+  EXPECT_FALSE(st.phase("challenge").published());
   // Six readers; positions are a permutation, stable per reader, and vary across readers.
   std::vector<int64_t> readers;
   std::set<std::vector<int64_t>> layouts;
@@ -549,4 +552,7 @@ TEST_P(StoreOn, CloseFormsReaderStudyWithSeededBlindingAndTableIV) {
   EXPECT_EQ(res["teams"][0]["rank"]["n"], 12);
   EXPECT_NEAR(res["teams"][0]["sharpness"]["mean"].get<double>(), 2.0, 1e-12);
   EXPECT_NEAR(res["teams"][0]["sharpness"]["sd"].get<double>(), 0.0, 1e-12);
+  // Every reader has read every case: the final results are published.
+  EXPECT_TRUE(svc->publish_results("challenge").empty());
+  EXPECT_TRUE(st.phase("challenge").published());
 }
