@@ -178,10 +178,11 @@ void bind_recon(py::module_& m) {
   m.def(
       "espirit",
       [](const py::handle& kspace, int64_t kernel, int64_t calib, float threshold, int64_t maps,
-         float crop, bool soft_crop, bool fix_phase, bool return_eigenvalues) {
+         float crop, bool soft_crop, bool fix_phase, int64_t min_windows, bool return_eigenvalues) {
         rb::recon::EspiritOptions o;
         o.kernel = kernel;
         o.calib_max = calib;
+        o.min_windows = min_windows;
         o.threshold = threshold;
         o.maps = maps;
         o.crop = crop;
@@ -191,10 +192,11 @@ void bind_recon(py::module_& m) {
       },
       "kspace"_a, py::kw_only(), "kernel"_a = 6, "calib"_a = 24, "threshold"_a = 0.001f,
       "maps"_a = 2, "crop"_a = 0.8f, "soft_crop"_a = false, "fix_phase"_a = true,
-      "return_eigenvalues"_a = false,
+      "min_windows"_a = rb::recon::EspiritOptions{}.min_windows, "return_eigenvalues"_a = false,
       "ESPIRiT coil sensitivities of one k-space slice [coil read phase] with BART ecalib's "
       "defaults (-k 6 -r 24 -t 0.001 -m 2 -c 0.8): maps complex64 [map coil read phase] "
-      "(and eigenvalues float32 [map read phase]).");
+      "(and eigenvalues float32 [map read phase]). min_windows: a calibration box axis "
+      "holding fewer kernel positions gets a smaller kernel (>= 3); 0 = BART's fixed kernel.");
   m.def(
       "fft2c", [](const py::handle& x) { return centred_fft<rb::fft2c>(x, "fft2c"); }, "x"_a,
       "fastMRI fft2c: fftshift(fft2(ifftshift(x), norm='ortho')) over the last two axes, "

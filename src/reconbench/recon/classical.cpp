@@ -26,10 +26,14 @@ struct ClassicalParams {
   SenseOptions sense;
   CsOptions cs;
 
-  // BART's ecalib default is 2 maps; one map is the usual SENSE choice.
+  // SENSE/CS maps: BART's two ESPIRiT maps, the first never cropped, the second cropped at
+  // 0.8 (present only where a second eigenvalue is near 1: aliased FOVs), kernels fitted to
+  // the calibration box (min_windows, recon/espirit.hpp). BART's `ecalib -m1` + `pics`:
+  // maps=1 crop_first=-1 min_windows=0.
   static EspiritOptions sense_espirit() {
     EspiritOptions e;
-    e.maps = 1;
+    e.maps = 2;
+    e.crop_first = 0;
     return e;
   }
 };
@@ -51,7 +55,12 @@ std::vector<Param<P>> espirit_rows() {
           RB_PARAM(P, "calib", espirit.calib_max, "largest calibration box per axis (bart ecalib -r)"),
           RB_PARAM(P, "threshold", espirit.threshold,
                    "keep calibration kernels with sigma_i/sigma_0 > sqrt(t) (bart ecalib -t)"),
+          RB_PARAM(P, "min_windows", espirit.min_windows,
+                   "shrink the kernel (>= 3) per axis until the calibration box holds this many "
+                   "kernel positions (0 = bart: fixed kernel)"),
           RB_PARAM(P, "crop", espirit.crop, "zero maps where the eigenvalue <= crop (bart ecalib -c)"),
+          RB_PARAM(P, "crop_first", espirit.crop_first,
+                   "crop of the first map (0 = uncropped; < 0 = crop, as bart)"),
           RB_PARAM(P, "soft_crop", espirit.soft_crop, "soft s-curve weighting instead of the crop (bart ecalib -S)")};
 }
 
@@ -158,6 +167,7 @@ class SenseMethod final : public ClassicalMethod {
       : ClassicalMethod("sense", v), esp_(e), opt_(s) {}
   Array<float> magnitude(ArrayView<const cfloat> k, const SliceInput& in) const override {
     auto maps = espirit(k, esp_);
+    drop_empty_maps(maps);
     return combine_maps(sense_recon(k, maps.maps.view(), in.mask, opt_).view());
   }
 
@@ -172,6 +182,7 @@ class CsMethod final : public ClassicalMethod {
       : ClassicalMethod(std::move(name), v), esp_(e), opt_(c) {}
   Array<float> magnitude(ArrayView<const cfloat> k, const SliceInput& in) const override {
     auto maps = espirit(k, esp_);
+    drop_empty_maps(maps);
     CsOptions o = opt_;
     o.seed = opt_.seed + static_cast<uint32_t>(in.slice_index);  // per slice, not per thread
     return combine_maps(cs_recon(k, maps.maps.view(), in.mask, o).view());
@@ -201,18 +212,20 @@ void register_classical_methods() {
       });
   register_recon_method<P>(
       "sense",
-      "CG-SENSE with ESPIRiT maps and BART data scaling (bart ecalib -m1 + pics -l2 -r lambda -S)",
+      "CG-SENSE with ESPIRiT maps and BART data scaling (bart pics -l2 -r lambda -S; maps as "
+      "bart ecalib but the first map uncropped and the kernel fitted to the calibration box; "
+      "maps=1 crop_first=-1 min_windows=0 = bart ecalib -m1)",
       sense_table(),
       [](const P& p, const ReconMethodConfig&) -> Made {
         return std::make_unique<SenseMethod>(p.vendor, p.espirit, p.sense);
       });
   const std::pair<CsOptions::Reg, const char*> cs[] = {
       {CsOptions::Reg::L1Wavelet,
-       "L1-wavelet compressed sensing with ESPIRiT maps, = bart pics -S -R W:7:0:lambda -i iter "
+       "L1-wavelet compressed sensing with ESPIRiT maps (as sense), = bart pics -S -R W:7:0:lambda -i iter "
        "(BART data scaling, Daubechies-2 wavelet, FISTA, cycle spinning; bart's result to float "
        "rounding)"},
       {CsOptions::Reg::TV,
-       "isotropic total-variation compressed sensing with ESPIRiT maps, = bart pics -S -R "
+       "isotropic total-variation compressed sensing with ESPIRiT maps (as sense), = bart pics -S -R "
        "T:7:0:lambda -i iter (ADMM rho 0.5, over-relaxation 1.6, inner CG <= 10; iter bounds the "
        "total inner CG iterations, as in bart)"}};
   for (const auto& [reg, help] : cs) {

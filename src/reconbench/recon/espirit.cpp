@@ -143,29 +143,44 @@ float power_iterate(PixelEig& pe, float* vr, float* vi, const std::vector<const 
   return lambda;
 }
 
-float crop_weight(float lambda, const EspiritOptions& opt) {
-  if (opt.crop <= 0) return 1.f;
-  if (!opt.soft_crop) return lambda <= opt.crop ? 0.f : 1.f;
+float crop_weight(float lambda, float crop, bool soft) {
+  if (crop <= 0) return 1.f;
+  if (!soft) return lambda <= crop ? 0.f : 1.f;
   // BART crop_weight_function: scurve((sqrt(val) - c) / (1 - c))
-  const float x = (std::sqrt(std::max(lambda, 0.f)) - opt.crop) / (1 - opt.crop);
+  const float x = (std::sqrt(std::max(lambda, 0.f)) - crop) / (1 - crop);
   if (x <= -1) return 0.f;
   if (x >= 1) return 1.f;
   return 0.5f * (1 + 2 * x / (1 + x * x));
 }
 
+// ---- 1b. kernel extents kr x kp [read phase] for the calibration box ------------------
+// k x k, except that an axis of n box samples gets min(k, max(3, n - min_windows + 1)) so
+// that the box holds >= min_windows kernel positions along it (min_windows = 0: BART).
+std::pair<int64_t, int64_t> kernel_extents(const CalibRegion& cr, const EspiritOptions& opt) {
+  int64_t kr = opt.kernel, kp = opt.kernel;
+  if (opt.min_windows > 0) {
+    kr = std::min(kr, std::max<int64_t>(3, cr.h - opt.min_windows + 1));
+    kp = std::min(kp, std::max<int64_t>(3, cr.w - opt.min_windows + 1));
+  }
+  RB_CHECK(cr.h >= kr && cr.w >= kp, "espirit: fully sampled calibration region ", cr.h, "x",
+           cr.w, " is smaller than the kernel ", kr, "x", kp,
+           " (needs a fully sampled k-space centre of at least 3x3)");
+  return {kr, kp};
+}
+
 // ---- 2. calibration matrix A [window, coil x kernel] and its signal subspace ----------
-// Rows of A are the k x k windows of the calibration region (all coils); A = U Sigma V^H.
+// Rows of A are the kr x kp windows of the calibration region (all coils); A = U Sigma V^H.
 Eigen::MatrixXcd calibration_matrix(ArrayView<const cfloat> kspace, const CalibRegion& cr,
-                                    int64_t k) {
+                                    int64_t kr, int64_t kp) {
   const int64_t nc = kspace.dim(0), W = kspace.dim(2), np = kspace.dim(1) * W;
-  const int64_t ny = cr.h - k + 1, nx = cr.w - k + 1;
-  Eigen::MatrixXcd A(ny * nx, nc * k * k);
+  const int64_t ny = cr.h - kr + 1, nx = cr.w - kp + 1;
+  Eigen::MatrixXcd A(ny * nx, nc * kr * kp);
   for (int64_t a = 0; a < ny; ++a)
     for (int64_t b = 0; b < nx; ++b)
       for (int64_t c = 0; c < nc; ++c)
-        for (int64_t i = 0; i < k; ++i)
-          for (int64_t j = 0; j < k; ++j)
-            A(a * nx + b, (c * k + i) * k + j) =
+        for (int64_t i = 0; i < kr; ++i)
+          for (int64_t j = 0; j < kp; ++j)
+            A(a * nx + b, (c * kr + i) * kp + j) =
                 cdouble(kspace[c * np + (cr.y0 + a + i) * W + cr.x0 + b + j]);
   return A;
 }
@@ -238,31 +253,33 @@ std::vector<cdouble> principal_component(ArrayView<const cfloat> kspace, const C
 }
 
 // ---- 3. coefficients C_d of G(r) (packed upper triangle c <= c') ------------------------
-// C[(dy * nd + dx) * npk + l], dy/dx = d + k - 1, nd = 2k - 1, npk = nc (nc + 1) / 2; V holds
-// the signal-subspace kernels conj(v_t) as columns.
-std::vector<cdouble> kernel_coefficients(const Eigen::MatrixXcd& V, int64_t k, int64_t nc) {
-  const int64_t nd = 2 * k - 1, npk = nc * (nc + 1) / 2, K = V.cols();
-  std::vector<cdouble> C(static_cast<size_t>(nd * nd * npk), 0);
+// C[(dy' * ndx + dx') * npk + l], dy' = dy + kr - 1, dx' = dx + kp - 1, ndx = 2 kp - 1,
+// npk = nc (nc + 1) / 2; V holds the signal-subspace kernels conj(v_t) as columns.
+std::vector<cdouble> kernel_coefficients(const Eigen::MatrixXcd& V, int64_t kr, int64_t kp,
+                                         int64_t nc) {
+  const int64_t ndy = 2 * kr - 1, ndx = 2 * kp - 1, npk = nc * (nc + 1) / 2, K = V.cols();
+  const int64_t kk = kr * kp;
+  std::vector<cdouble> C(static_cast<size_t>(ndy * ndx * npk), 0);
   std::vector<int64_t> lidx(static_cast<size_t>(nc * nc), -1);
   for (int64_t c = 0, l = 0; c < nc; ++c)
     for (int64_t c2 = c; c2 < nc; ++c2, ++l) lidx[c * nc + c2] = l;
   // One work item per offset d = (dy, dx): the window pairs (o, o2) with o - o2 = d. Each
   // C_d sums over t, then o ascending, whatever the thread count.
-  const double inv = 1.0 / double(k * k);
+  const double inv = 1.0 / double(kk);
   parallel_for(
-      nd * nd,
+      ndy * ndx,
       [&](int64_t d) {
-        const int64_t dy = d / nd - (k - 1), dx = d % nd - (k - 1);
+        const int64_t dy = d / ndx - (kr - 1), dx = d % ndx - (kp - 1);
         cdouble* cd = C.data() + d * npk;
         for (int64_t t = 0; t < K; ++t)
-          for (int64_t o = 0; o < k * k; ++o) {
-            const int64_t oy2 = o / k - dy, ox2 = o % k - dx;
-            if (oy2 < 0 || oy2 >= k || ox2 < 0 || ox2 >= k) continue;
-            const int64_t o2 = oy2 * k + ox2;
+          for (int64_t o = 0; o < kk; ++o) {
+            const int64_t oy2 = o / kp - dy, ox2 = o % kp - dx;
+            if (oy2 < 0 || oy2 >= kr || ox2 < 0 || ox2 >= kp) continue;
+            const int64_t o2 = oy2 * kp + ox2;
             for (int64_t c = 0; c < nc; ++c) {
-              const cdouble a = V(c * k * k + o, t);
+              const cdouble a = V(c * kk + o, t);
               for (int64_t c2 = c; c2 < nc; ++c2)
-                cd[lidx[c * nc + c2]] += a * std::conj(V(c2 * k * k + o2, t));
+                cd[lidx[c * nc + c2]] += a * std::conj(V(c2 * kk + o2, t));
             }
           }
         for (int64_t l = 0; l < npk; ++l) cd[l] *= inv;
@@ -285,7 +302,7 @@ std::vector<cdouble> phase_table(int64_t n, int64_t k) {
 // ---- 4. per-pixel eigenvectors of G(r) ------------------------------------------------------
 // What every row of the maps needs: C, the phase tables, the phase reference.
 struct MapInputs {
-  int64_t k, nc, M, H, W;
+  int64_t kr, kp, nc, M, H, W;
   std::vector<cdouble> C, ey;
   std::vector<float> exr, exi, pcr, pci;
 };
@@ -295,13 +312,14 @@ struct MapInputs {
 // and phase-aligned to the principal component.
 void map_row(const MapInputs& in, const EspiritOptions& opt, int64_t y, EspiritMaps& out) {
   const int64_t nc = in.nc, M = in.M, H = in.H, W = in.W;
-  const int64_t nd = 2 * in.k - 1, npk = nc * (nc + 1) / 2;
+  const int64_t ndy = 2 * in.kr - 1, ndx = 2 * in.kp - 1, npk = nc * (nc + 1) / 2;
   // T[dx][l] = sum_dy C[dy][dx][l] e_y(dy)
-  std::vector<float> tr(static_cast<size_t>(nd * npk)), ti(tr.size());
-  for (int64_t dx = 0; dx < nd; ++dx)
+  std::vector<float> tr(static_cast<size_t>(ndx * npk)), ti(tr.size());
+  for (int64_t dx = 0; dx < ndx; ++dx)
     for (int64_t l = 0; l < npk; ++l) {
       cdouble s = 0;
-      for (int64_t dy = 0; dy < nd; ++dy) s += in.C[(dy * nd + dx) * npk + l] * in.ey[y * nd + dy];
+      for (int64_t dy = 0; dy < ndy; ++dy)
+        s += in.C[(dy * ndx + dx) * npk + l] * in.ey[y * ndy + dy];
       tr[dx * npk + l] = static_cast<float>(s.real());
       ti[dx * npk + l] = static_cast<float>(s.imag());
     }
@@ -316,7 +334,6 @@ void map_row(const MapInputs& in, const EspiritOptions& opt, int64_t y, EspiritM
       vr[m % nc] = 1;
     }
   };
-  const bool can_skip = opt.crop > 0;
   PixelEig pe(nc);
   std::vector<float> pr(npk), pim(npk);
   std::vector<std::vector<float>> vr(M, std::vector<float>(nc)), vi = vr;
@@ -325,8 +342,8 @@ void map_row(const MapInputs& in, const EspiritOptions& opt, int64_t y, EspiritM
     // G(y, x) packed: sum_dx T[dx] e_x(dx)
     std::fill(pr.begin(), pr.end(), 0.f);
     std::fill(pim.begin(), pim.end(), 0.f);
-    for (int64_t dx = 0; dx < nd; ++dx) {
-      const float er = in.exr[x * nd + dx], ei = in.exi[x * nd + dx];
+    for (int64_t dx = 0; dx < ndx; ++dx) {
+      const float er = in.exr[x * ndx + dx], ei = in.exi[x * ndx + dx];
       const float* a = tr.data() + dx * npk;
       const float* b = ti.data() + dx * npk;
       for (int64_t l = 0; l < npk; ++l) {
@@ -349,13 +366,15 @@ void map_row(const MapInputs& in, const EspiritOptions& opt, int64_t y, EspiritM
     double rest2 = frob2;  // upper bound of sum of remaining eigenvalues^2
     for (int64_t m = 0; m < M; ++m) {
       if (!(opt.warm_start && warm[m])) cold(vr[m], vi[m], m);
-      const bool below = can_skip && !opt.soft_crop && std::sqrt(std::max(rest2, 0.0)) <= opt.crop;
+      // lambda_m <= sqrt(rest2): a pixel provably below the hard crop needs no accuracy.
+      const float crop = (m == 0 && opt.crop_first >= 0) ? opt.crop_first : opt.crop;
+      const bool below = crop > 0 && !opt.soft_crop && std::sqrt(std::max(rest2, 0.0)) <= crop;
       const int iters = below ? std::min(opt.max_iter, 3) : opt.max_iter;
       const float lam = power_iterate(pe, vr[m].data(), vi[m].data(), dr, di, iters, opt.tol);
       warm[m] = !below;
       out.eigenvalues[(m * H + y) * W + x] = lam;
       rest2 -= double(lam) * lam;
-      const float wgt = crop_weight(lam, opt);
+      const float wgt = crop_weight(lam, crop, opt.soft_crop);
       // phase: <u, s> real positive
       float sr = 1, si = 0;
       if (opt.fix_phase) {
@@ -390,16 +409,15 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
            "] (got ", opt.maps, ")");
   RB_CHECK(opt.threshold >= 0 && opt.threshold < 1, "espirit: threshold must be in [0, 1)");
   RB_CHECK(opt.crop >= 0 && opt.crop < 1, "espirit: crop must be in [0, 1)");
+  RB_CHECK(opt.crop_first < 1, "espirit: crop_first must be < 1 (< 0: = crop)");
+  RB_CHECK(opt.min_windows >= 0, "espirit: min_windows must be >= 0");
 
   EspiritMaps out;
   out.calib = find_calibration_region(kspace, opt.calib_max);
   const CalibRegion& cr = out.calib;
-  int64_t k = opt.kernel;
-  if (opt.shrink_kernel && (cr.h < k || cr.w < k)) k = std::min(cr.h, cr.w);
-  RB_CHECK(k >= 3 && cr.h >= k && cr.w >= k, "espirit: fully sampled calibration region ", cr.h,
-           "x", cr.w, " is smaller than the kernel ", opt.kernel, "x", opt.kernel,
-           " (needs a fully sampled k-space centre of at least 3x3)");
-  out.kernel = k;
+  const auto [kr, kp] = kernel_extents(cr, opt);
+  out.kernel = kr;
+  out.kernel_phase = kp;
   // The maps output (2 x 16 x 640 x 320 complex: 52 MB) costs ~25 ms of page faults and
   // zeroing. With a second thread it is allocated during the serial eigendecomposition
   // below, which leaves that thread idle.
@@ -414,15 +432,16 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
     }
   };
 
-  const Eigen::MatrixXcd A = calibration_matrix(kspace, cr, k);
+  const Eigen::MatrixXcd A = calibration_matrix(kspace, cr, kr, kp);
   out.kernels_total = A.cols();
   // Rows of A are the windows transposed, A = U Sigma V^H, so the windows themselves lie in
   // span{conj(v_t)}: the signal-subspace kernels are conj(V).
   const Eigen::MatrixXcd V = signal_kernels(A, opt, start_alloc).conjugate();
   out.kernels_kept = V.cols();
 
-  MapInputs in{k, nc, M, H, W, kernel_coefficients(V, k, nc), phase_table(H, k), {}, {}, {}, {}};
-  for (const cdouble e : phase_table(W, k)) {
+  MapInputs in{kr, kp, nc, M, H, W, kernel_coefficients(V, kr, kp, nc), phase_table(H, kr),
+               {}, {}, {}, {}};
+  for (const cdouble e : phase_table(W, kp)) {
     in.exr.push_back(static_cast<float>(e.real()));
     in.exi.push_back(static_cast<float>(e.imag()));
   }
@@ -436,6 +455,24 @@ EspiritMaps espirit(ArrayView<const cfloat> kspace, const EspiritOptions& opt) {
       H, [&](int64_t y) { map_row(in, opt, y, out); },
       recon_threads(), /*chunk=*/1);  // rows cost unevenly (cropped rows stop early)
   return out;
+}
+
+void drop_empty_maps(EspiritMaps& e) {
+  const int64_t M = e.maps.dim(0), nc = e.maps.dim(1), H = e.maps.dim(2), W = e.maps.dim(3);
+  const int64_t per = nc * H * W;
+  int64_t keep = M;
+  while (keep > 1) {
+    const cfloat* m = e.maps.data() + (keep - 1) * per;
+    if (std::any_of(m, m + per, [](cfloat v) { return v != cfloat(0); })) break;
+    --keep;
+  }
+  if (keep == M) return;
+  Array<cfloat> maps({keep, nc, H, W});
+  std::copy(e.maps.data(), e.maps.data() + keep * per, maps.data());
+  Array<float> ev({keep, H, W});
+  std::copy(e.eigenvalues.data(), e.eigenvalues.data() + keep * H * W, ev.data());
+  e.maps = std::move(maps);
+  e.eigenvalues = std::move(ev);
 }
 
 }  // namespace rb::recon

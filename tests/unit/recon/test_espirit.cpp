@@ -116,15 +116,90 @@ TEST(Espirit, RejectsTooSmallCalibration) {
   auto p = test::make_phantom(4, 64, 48);
   auto k = test::apply_mask(p.kspace, test::equispaced_mask(48, 8, 2));
   EXPECT_THROW(espirit(k.view()), UserError);
-  // 4 centre lines: the kernel shrinks to 4 (or fails without shrink_kernel, as BART).
+  // 4 centre lines: the phase kernel shrinks to 3 (or fails with BART's fixed kernel).
   auto k4 = test::apply_mask(p.kspace, test::equispaced_mask(48, 8, 4));
   EspiritOptions o;
   o.maps = 1;
   auto e = espirit(k4.view(), o);
-  EXPECT_EQ(e.kernel, e.calib.w);
-  EXPECT_LE(e.kernel, 5);
-  o.shrink_kernel = false;
+  ASSERT_GE(e.calib.w, 4);
+  EXPECT_EQ(e.kernel_phase, std::max<int64_t>(3, e.calib.w - 3));
+  EXPECT_EQ(e.kernel, 6);  // 24 readout rows hold 19 positions of 6
+  o.min_windows = 0;
   EXPECT_THROW(espirit(k4.view(), o), UserError);
+}
+
+// min_windows: an axis of n box samples gets a kernel of min(k, max(3, n - min_windows + 1)),
+// so 8 centre lines (8X at 192 phase encodes) give 6 x 5 and 16 lines BART's 6 x 6.
+TEST(Espirit, KernelFitsTheCalibrationBox) {
+  auto p = test::make_phantom(6, 64, 96, 0.002f);
+  for (auto [centre, kp] : std::vector<std::pair<int64_t, int64_t>>{{8, 5}, {16, 6}}) {
+    std::vector<float> m(96, 0.f);  // centre lines only: the box is exactly `centre` wide
+    for (int64_t j = (96 - centre + 1) / 2; j < (96 - centre + 1) / 2 + centre; ++j) m[j] = 1;
+    auto k = test::apply_mask(p.kspace, m);
+    EspiritOptions o;
+    o.maps = 1;
+    auto e = espirit(k.view(), o);
+    EXPECT_EQ(e.calib.w, centre);
+    EXPECT_EQ(e.kernel, 6);
+    EXPECT_EQ(e.kernel_phase, kp) << centre << " lines";
+    EXPECT_EQ(e.kernels_total, 6 * 6 * kp);
+  }
+}
+
+// With 8 centre lines (8X) BART's 6 x 6 kernel sees 3 phase positions; its eigenvalue maps
+// fall below the 0.8 crop inside the object (holes in a SENSE image). The fitted kernel
+// keeps the object: this fails with min_windows = 0.
+TEST(Espirit, FittedKernelKeepsTheObjectAt8x) {
+  auto p = test::make_phantom(8, 128, 192, 0.003f);
+  auto k = test::apply_mask(p.kspace, test::equispaced_mask(192, 12, 8));
+  auto holes = [&](int64_t min_windows) {
+    EspiritOptions o;
+    o.maps = 1;
+    o.min_windows = min_windows;
+    auto e = espirit(k.view(), o);
+    int64_t in = 0, cropped = 0;
+    for (int64_t q = 0; q < p.image.size(); ++q)
+      if (std::abs(p.image[q]) > 0.2f) {
+        ++in;
+        if (e.eigenvalues[q] <= 0.8f) ++cropped;
+      }
+    return double(cropped) / double(in);
+  };
+  const double fitted = holes(4), bart = holes(0);
+  std::printf("object pixels cropped: fitted kernel %.4f, BART's 6x6 %.4f\n", fitted, bart);
+  EXPECT_LT(fitted, 0.01);
+  EXPECT_LT(fitted, bart);
+}
+
+// crop_first = 0: the first map is kept everywhere (unit norm), later maps keep the crop;
+// a map the crop zeroes everywhere is dropped without changing SENSE.
+TEST(Espirit, FirstMapUncroppedAndEmptyMapsDropped) {
+  auto p = test::make_phantom(8, 128, 96);
+  auto k = test::apply_mask(p.kspace, test::equispaced_mask(96, 4, 16));
+  EspiritOptions o;  // 2 maps, crop 0.8
+  o.crop_first = 0;
+  auto e = espirit(k.view(), o);
+  const int64_t np = 128 * 96;
+  int64_t second = 0;
+  for (int64_t q = 0; q < np; ++q) {
+    double n0 = 0, n1 = 0;
+    for (int64_t c = 0; c < 8; ++c) {
+      n0 += std::norm(e.maps[c * np + q]);
+      n1 += std::norm(e.maps[(8 + c) * np + q]);
+    }
+    ASSERT_NEAR(n0, 1.0, 1e-3) << q;
+    if (e.eigenvalues[np + q] <= 0.8f) ASSERT_EQ(n1, 0.0) << q;
+    else ++second;
+  }
+  // No aliasing in the phantom: the second eigenvalue never reaches the crop.
+  EXPECT_EQ(second, 0);
+  EspiritMaps d = e;
+  drop_empty_maps(d);
+  ASSERT_EQ(d.maps.dim(0), 1);
+  const auto mask = test::equispaced_mask(96, 4, 16);
+  auto a = combine_maps(sense_recon(k.view(), e.maps.view(), mask, {}).view());
+  auto b = combine_maps(sense_recon(k.view(), d.maps.view(), mask, {}).view());
+  EXPECT_LT(test::nmse(a, b), 1e-10);
 }
 
 // ESPIRiT with 12 coils and a 24x24 calibration region takes the Gram-matrix path through
