@@ -39,6 +39,7 @@ for t in (1, 2):
     rows = [
         ("ESPIRiT 1 map", get("BM_Espirit", maps=1, threads=t), bart.get(("ecalib_m1", t))),
         ("ESPIRiT 2 maps", get("BM_Espirit", maps=2, threads=t), bart.get(("ecalib_m2", t))),
+        ("ESPIRiT sense/cs maps", get("BM_EspiritMethodMaps", threads=t), bart.get(("ecalib_m2", t))),
         ("L1-wavelet FISTA / iteration",
          (get("BM_CsWavelet", threads=t, iters=30) - get("BM_CsWavelet", threads=t, iters=10)) / 20,
          bart.get(("pics_wavelet_per_iter", t))),
@@ -49,7 +50,8 @@ for t in (1, 2):
     for name, o, b in rows:
         r = b / o if (b and o == o and o > 0) else float("nan")
         print(f"{t} thread(s)  {name:30s} reconbench {o*1e3:9.1f} ms   bart {b*1e3 if b else float('nan'):9.1f} ms   bart/reconbench {r:5.2f}x")
-print("(bart ESPIRiT rows are whole-process wall time incl. .cfl I/O; iteration rows are differences, so fixed costs cancel)")
+print("(bart ESPIRiT rows are whole-process wall time incl. .cfl I/O; iteration rows are differences, so fixed costs cancel;")
+print(" 'sense/cs maps' = 2 maps with the first uncropped, beside bart's default 2 maps)")
 def getc(prefix, **args):
     for k, v in cpu.items():
         if k.startswith(prefix) and all(f"{a}:{x}" in k for a, x in args.items()):
