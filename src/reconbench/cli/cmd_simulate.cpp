@@ -5,7 +5,9 @@
 #include "reconbench/cli/command.hpp"
 #include "reconbench/core/error.hpp"
 #include "reconbench/core/parallel.hpp"
+#include "reconbench/core/fs.hpp"
 #include "reconbench/sim/dataset.hpp"
+#include "reconbench/sim/realism_report.hpp"
 
 namespace {
 
@@ -17,17 +19,17 @@ struct SimulateCmd final : rb::cli::Command {
   std::string template_dir;
   bool procedural = false;
   bool no_truth = false;
+  std::string stats, stats_json;
 
   void declare(CLI::App& app) override {
     app.add_option("--profile", profile,
                    "dataset size: ci (tiny, < 1 min), small (the demo default, a few minutes), "
-                   "full (640x320 readout x phase, 8-20 coils, 12-16 slices)")
+                   "full (640x320 readout x phase, 8-24 coils (Philips, GE up to 32), 12-16 slices)")
         ->default_val("small")
         ->check(CLI::IsMember({"ci", "small", "full"}));
     app.add_option("--seed", seed, "global seed; the same seed gives identical files")
         ->default_val(0);
-    app.add_option("--out", out, "output directory (created; existing files are replaced)")
-        ->required();
+    app.add_option("--out", out, "output directory (created; existing files are replaced)");
     app.add_option("--splits", splits,
                    "only these splits: train, val, test, challenge, transfer (default: all)")
         ->delimiter(',');
@@ -37,9 +39,26 @@ struct SimulateCmd final : rb::cli::Command {
     app.add_flag("--procedural", procedural,
                  "use the procedural phantom instead of the Colin27 anatomy (tests only)");
     app.add_flag("--no-truth", no_truth, "do not write the truth/ side files");
+    app.add_option("--stats", stats,
+                   "instead of simulating: print the realism statistics (k-space power slope, "
+                   "fine phase, coil-map residual, coil high-k ratio, background fraction, noise, "
+                   "SNR, zero-filled 4X/8X SSIM) of the fully sampled fastMRI files under this "
+                   "directory, per contrast and vendor, beside the ranges measured on real data");
+    app.add_option("--stats-json", stats_json,
+                   "with --stats: also write the statistics (per file and slice) as JSON here");
+  }
+
+  int run_stats() {
+    const auto scan = rb::sim::scan_realism(stats);
+    std::cout << rb::sim::realism_table(scan);
+    if (!stats_json.empty())
+      rb::write_file_atomic(stats_json, rb::sim::realism_json(scan).dump(1) + "\n");
+    return 0;
   }
 
   int run() override {
+    if (!stats.empty()) return run_stats();
+    RB_CHECK(!out.empty(), "simulate: --out is required (or --stats DIR)");
     rb::sim::DatasetOptions o;
     o.profile = rb::sim::make_profile(profile);
     o.seed = seed;
@@ -69,7 +88,8 @@ const rb::cli::Registrar reg(
      "whatever the thread count.",
      {"reconbench simulate --profile ci --seed 1 --out data/ci",
       "reconbench simulate --profile small --out data/small",
-      "reconbench --threads 8 simulate --profile full --seed 7 --out data/full --splits test,challenge"},
+      "reconbench --threads 8 simulate --profile full --seed 7 --out data/full --splits test,challenge",
+      "reconbench simulate --stats data/small --stats-json data/small/realism.json"},
      10},
     [] { return std::make_unique<SimulateCmd>(); });
 
