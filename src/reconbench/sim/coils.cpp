@@ -41,7 +41,7 @@ void CoilArray::prepare() {
   }
 }
 
-std::complex<double> CoilArray::sensitivity(int c, double x, double y, double z) const {
+std::complex<double> CoilArray::raw(int c, double x, double y, double z) const {
   RB_ASSERT(segs.size() == loops.size() * segments, "CoilArray::prepare() not called");
   double bx = 0, by = 0;
   const auto* sg = &segs[static_cast<size_t>(c) * segments];
@@ -56,20 +56,91 @@ std::complex<double> CoilArray::sensitivity(int c, double x, double y, double z)
   }
   const Loop& L = loops[c];
   // Reciprocity: receive sensitivity ~ B1- = (Bx - i By) (conjugate convention fixed here).
-  return L.gain * std::complex<double>(bx, -by) * (L.radius / norm);
+  std::complex<double> s = L.gain * std::complex<double>(bx, -by) * (L.radius / norm);
+  if (wave_k != 0) {
+    const double d0 = x - L.center[0], d1 = y - L.center[1], d2 = z - L.center[2];
+    s *= std::polar(1.0, wave_k * std::sqrt(d0 * d0 + d1 * d1 + d2 * d2));
+  }
+  return s;
+}
+
+std::complex<double> CoilArray::sensitivity(int c, double x, double y, double z) const {
+  if (coupling.empty()) return raw(c, x, y, z);
+  std::complex<double> s = 0;
+  for (int d = 0; d < size(); ++d)
+    if (coupling[c * size() + d] != 0.0) s += coupling[c * size() + d] * raw(d, x, y, z);
+  return s;
 }
 
 void CoilArray::sensitivities(double x, double y, double z, std::complex<float>* out) const {
-  for (int c = 0; c < size(); ++c) out[c] = std::complex<float>(sensitivity(c, x, y, z));
+  const int n = size();
+  std::vector<std::complex<double>> b(n);
+  for (int c = 0; c < n; ++c) b[c] = raw(c, x, y, z);
+  for (int c = 0; c < n; ++c) {
+    if (coupling.empty()) {
+      out[c] = std::complex<float>(b[c]);
+      continue;
+    }
+    std::complex<double> s = 0;
+    for (int d = 0; d < n; ++d) s += coupling[c * n + d] * b[d];
+    out[c] = std::complex<float>(s);
+  }
+}
+
+namespace {
+// Catmull-Rom weights of the 4 taps around t in [0, 1).
+inline void catmull_rom(double t, double w[4]) {
+  const double t2 = t * t, t3 = t2 * t;
+  w[0] = 0.5 * (-t3 + 2 * t2 - t);
+  w[1] = 0.5 * (3 * t3 - 5 * t2 + 2);
+  w[2] = 0.5 * (-3 * t3 + 4 * t2 + t);
+  w[3] = 0.5 * (t3 - t2);
+}
+}  // namespace
+
+std::complex<float> SensitivityPlane::at(int c, double x, double y) const {
+  const double fx = std::clamp((x - x0) / step, 1.0, nx - 2.0 - 1e-9),
+               fy = std::clamp((y - y0) / step, 1.0, ny - 2.0 - 1e-9);
+  const int64_t j = static_cast<int64_t>(fx), i = static_cast<int64_t>(fy);
+  double wx[4], wy[4];
+  catmull_rom(fx - j, wx);
+  catmull_rom(fy - i, wy);
+  std::complex<float> acc = 0;
+  const std::complex<float>* base = &s[(static_cast<int64_t>(c) * ny + i - 1) * nx + j - 1];
+  for (int a = 0; a < 4; ++a) {
+    std::complex<float> row = 0;
+    for (int b = 0; b < 4; ++b) row += static_cast<float>(wx[b]) * base[a * nx + b];
+    acc += static_cast<float>(wy[a]) * row;
+  }
+  return acc;
+}
+
+SensitivityPlane sensitivity_plane(const CoilArray& arr, double z, double xmin, double xmax,
+                                   double ymin, double ymax, double step) {
+  SensitivityPlane p;
+  p.step = step;
+  p.x0 = xmin - 2 * step;
+  p.y0 = ymin - 2 * step;
+  p.nx = static_cast<int64_t>(std::ceil((xmax - xmin) / step)) + 5;
+  p.ny = static_cast<int64_t>(std::ceil((ymax - ymin) / step)) + 5;
+  p.coils = arr.size();
+  p.s.resize(static_cast<size_t>(p.coils * p.nx * p.ny));
+  std::vector<std::complex<float>> v(p.coils);
+  for (int64_t i = 0; i < p.ny; ++i)
+    for (int64_t j = 0; j < p.nx; ++j) {
+      arr.sensitivities(p.x0 + j * step, p.y0 + i * step, z, v.data());
+      for (int c = 0; c < p.coils; ++c) p.s[(c * p.ny + i) * p.nx + j] = v[c];
+    }
+  return p;
 }
 
 CoilArray make_coil_array(int n, uint64_t seed, uint64_t index, std::array<double, 3> head,
                           double field_t, std::array<double, 3> center) {
   RB_CHECK(n >= 1 && n <= 64, "coils: ", n, " channels requested (1..64 supported)");
-  (void)field_t;
   Rng rng{seed, index, kCoils};
   CoilArray arr;
-  const double standoff = rng.uniform(10, 20);
+  // Denser arrays sit closer to the head.
+  const double standoff = n >= 24 ? rng.uniform(5, 12) : n >= 13 ? rng.uniform(7, 16) : rng.uniform(8, 20);
   const double ax = head[0] + standoff, ay = head[1] + standoff, az = head[2] + standoff;
   const V3 jitter_head = {rng.uniform(-8, 8), rng.uniform(-8, 8), rng.uniform(-8, 8)};
   const double zc = center[2];
@@ -132,15 +203,36 @@ CoilArray make_coil_array(int n, uint64_t seed, uint64_t index, std::array<doubl
     arr.loops.push_back(L);
   }
   arr.prepare();
+  // Propagation phase (wavelength in brain tissue) and residual mutual coupling.
+  Rng wrng{seed, index, kCoils, 3};
+  const double lambda = field_t > 2 ? 330.0 : 540.0;  // mm
+  arr.wave_k = wrng.uniform(0.4, 1.0) * 2 * std::numbers::pi / lambda;
+  const double kappa = wrng.uniform(0.05, 0.2);
+  arr.coupling.assign(static_cast<size_t>(n) * n, 0.0);
+  for (int c = 0; c < n; ++c)
+    for (int d = 0; d < n; ++d) {
+      if (c == d) {
+        arr.coupling[c * n + d] = 1.0;
+        continue;
+      }
+      const auto& a = arr.loops[c];
+      const auto& b = arr.loops[d];
+      double dist2 = 0;
+      for (int q = 0; q < 3; ++q) dist2 += (a.center[q] - b.center[q]) * (a.center[q] - b.center[q]);
+      const double rr = a.radius + b.radius;
+      arr.coupling[c * n + d] =
+          std::polar(kappa * std::exp(-2 * dist2 / (rr * rr)), wrng.uniform(0, 2 * std::numbers::pi));
+    }
   // Normalise: RSS of the sensitivities = 1 averaged over a sphere of 20 mm at the centre.
   double acc = 0;
   int cnt = 0;
   for (double px : {-20.0, 0.0, 20.0})
     for (double py : {-20.0, 0.0, 20.0})
       for (double pz : {-10.0, 10.0}) {
+        std::vector<std::complex<float>> sv(arr.size());
+        arr.sensitivities(px + center[0], py + center[1], pz + center[2], sv.data());
         double s2 = 0;
-        for (int c = 0; c < arr.size(); ++c)
-          s2 += std::norm(arr.sensitivity(c, px + center[0], py + center[1], pz + center[2]));
+        for (const auto& v : sv) s2 += std::norm(v);
         acc += std::sqrt(s2);
         ++cnt;
       }
@@ -153,7 +245,7 @@ std::vector<std::complex<double>> make_noise_covariance(
     uint64_t index) {
   RB_ASSERT(static_cast<int>(overlap.size()) == n * n);
   Rng rng{seed, index, kNoise, 999};
-  const double target_mean = rng.uniform(0.17, 0.23), target_max = rng.uniform(0.36, 0.44);
+  const double target_mean = rng.uniform(0.11, 0.17), target_max = rng.uniform(0.22, 0.33);
   std::vector<std::complex<double>> rho(n * n, 0.0);
   if (n >= 2) {
     auto stats = [&](double g) {
@@ -200,7 +292,7 @@ std::vector<std::complex<double>> make_noise_covariance(
   for (int i = 0; i < n; ++i)
     for (int j = 0; j < n; ++j) R(i, j) /= d(i) * d(j);
   // Per-coil sigma with max/min spread in [1.3, 1.8], RMS = sigma_rms.
-  const double spread = rng.uniform(1.3, 1.8);
+  const double spread = rng.uniform(1.2, 1.6);
   std::vector<double> u(n);
   for (auto& v : u) v = rng.uniform();
   if (n >= 2) {

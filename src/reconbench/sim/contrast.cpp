@@ -1,6 +1,7 @@
 #include "reconbench/sim/contrast.hpp"
 
 #include <cmath>
+#include <numbers>
 
 #include "reconbench/core/error.hpp"
 #include "reconbench/sim/rng.hpp"
@@ -66,6 +67,19 @@ Sequence make_sequence(const std::string& acq, Vendor vendor, double field_t, Rn
   const bool t1 = acq == "AXT1" || acq == "AXT1PRE" || acq == "AXT1POST";
   s.gadolinium = acq == "AXT1POST";
   if (t1 || (acq == "AXFLAIR" && vendor == Vendor::GE)) {
+    const bool gre = t1 && rng.bernoulli(s.gadolinium ? 0.3 : 0.4);
+    if (gre) {
+      // TE near a fat-water in-phase time, n / (gamma_bar B0 3.4 ppm): 4.6 ms at 1.5 T,
+      // 2.3 or 4.6 ms at 3 T.
+      const double inphase = 1e3 / (42.577478 * field_t * 3.4);
+      s.kind = SeqKind::GradientEcho;
+      s.tr = rng.uniform(200, 350);
+      s.te = inphase * (hi && rng.bernoulli(0.5) ? 2 : 1) * rng.uniform(0.95, 1.05);
+      s.flip_deg = rng.uniform(65, 80);
+      s.te_b0 = s.te;
+      s.name = "T1 GRE";
+      return s;
+    }
     if (hi || acq == "AXFLAIR") {  // T1-FLAIR (3 T sites, and GE's "FLAIR")
       s.kind = SeqKind::InversionRecovery;
       s.tr = rng.uniform(2000, 2500);
@@ -96,6 +110,7 @@ Sequence make_sequence(const std::string& acq, Vendor vendor, double field_t, Rn
   } else {
     throw UserError("unknown acquisition '" + acq + "' (AXT1, AXT1PRE, AXT1POST, AXT2, AXFLAIR)");
   }
+  s.te_b0 = rng.uniform(0.2, 1.0);
   return s;
 }
 
@@ -107,15 +122,21 @@ double tissue_signal(const TissueParams& p, const Sequence& seq, double field_t)
     r1 += g1 * p.gd / 1000.0;
     r2 += g2 * p.gd / 1000.0;
   }
-  const double e2 = std::exp(-seq.te * r2);
   double s;
-  if (seq.kind == SeqKind::InversionRecovery)
-    s = p.pd * (1 - 2 * std::exp(-seq.ti * r1) + std::exp(-seq.tr * r1)) * e2;
-  else
-    s = p.pd * (1 - std::exp(-seq.tr * r1)) * e2;
+  if (seq.kind == SeqKind::GradientEcho) {
+    const double a = seq.flip_deg * std::numbers::pi / 180, e1 = std::exp(-seq.tr * r1);
+    s = p.pd * std::sin(a) * (1 - e1) / (1 - std::cos(a) * e1) * std::exp(-seq.te * 2 * r2);
+  } else if (seq.kind == SeqKind::InversionRecovery) {
+    s = p.pd * (1 - 2 * std::exp(-seq.ti * r1) + std::exp(-seq.tr * r1)) * std::exp(-seq.te * r2);
+  } else {
+    s = p.pd * (1 - std::exp(-seq.tr * r1)) * std::exp(-seq.te * r2);
+  }
   // Flow void: moving blood leaves the slice between the 90 and 180 pulses; after Gd the
-  // slow venous blood is bright (inflow void only partly kept).
-  const double void_frac = seq.gadolinium ? 0.3 * p.flow_void : p.flow_void;
+  // slow venous blood is bright (inflow void only partly kept). Gradient echoes have no
+  // refocusing pulse: inflowing blood is bright instead (no void).
+  const double void_frac = seq.kind == SeqKind::GradientEcho ? 0.0
+                           : seq.gadolinium                   ? 0.3 * p.flow_void
+                                                              : p.flow_void;
   return s * (1 - void_frac);
 }
 

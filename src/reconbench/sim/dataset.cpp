@@ -46,8 +46,8 @@ Profile make_profile(const std::string& name) {
     p.profile_samples = 3;
     p.slices_min = 6;
     p.slices_max = 8;
-    p.coils_min = 6;
-    p.coils_max = 12;
+    p.coils_min = 8;
+    p.coils_max = 16;
     p.train = 32;
     p.val = 6;
     p.test_per_track = 4;
@@ -56,7 +56,7 @@ Profile make_profile(const std::string& name) {
     p.transfer_philips = 4;
     p.lesion_fraction = 0.4;
   } else if (name == "full") {
-    // defaults: 640 x 320 readout x phase, 12-16 slices, 8-20 coils
+    // defaults: 640 x 320 readout x phase, 12-16 slices, 8-24 coils
   } else {
     throw UserError("--profile: unknown profile '" + name + "' (ci, small, full)");
   }
@@ -141,7 +141,7 @@ std::vector<FilePlan> plan_dataset(const Profile& prof, uint64_t seed,
       s.recon = prof.recon;
       s.fine = prof.fine;
       s.profile_samples = prof.profile_samples;
-      s.fov_mm = rng.uniform(210, 230);
+      s.fov_mm = rng.uniform(195, 225);
       s.slice_thickness = 5;
       s.slice_gap = rng.uniform(0, 1.5);
       // PE resolution < 100 % for a share of files; the first masked file always has padding

@@ -28,7 +28,7 @@ struct Profile {
   int fine = 2;                // fine-grid factor
   int profile_samples = 7;     // through-plane samples
   int slices_min = 12, slices_max = 16;
-  int coils_min = 8, coils_max = 20;
+  int coils_min = 8, coils_max = 24;  // Siemens; Philips up to +8, GE up to +12 (max 32)
   int train = 40, val = 10, test_per_track = 10, challenge_per_track = 10;
   int transfer_ge = 8, transfer_philips = 8;
   double lesion_fraction = 0.4;

@@ -32,7 +32,7 @@ inline uint64_t stream_seed(std::initializer_list<uint64_t> ids) {
 // Purposes (the last id of a stream) so that distinct uses never share a stream.
 enum Purpose : uint64_t {
   kSubject = 1, kCoils = 2, kNoise = 3, kContrast = 4, kLesion = 5, kPhase = 6, kPlan = 7,
-  kScale = 8, kDeform = 9,
+  kScale = 8, kDeform = 9, kFine = 10, kB0 = 11,
 };
 
 class Rng {

@@ -1,11 +1,18 @@
-// One simulated multi-coil volume, end to end (design/simulator.md §2.5-2.8):
+// One simulated multi-coil volume, end to end (design/simulator.md §2.5-2.8; issue 17):
 //
 //   atlas --subject warp, lesions--> tissue fractions on a fine grid (fine x the acquisition
-//   grid, Gaussian slice profile through-plane) --signal equations--> m(r) e^{i phi(r)}
-//   --x s_c(r) (Biot-Savart, 3-D at the slice's z)--> fft2c on the fine grid --> crop the
-//   central k-space [read phase] (no inverse crime) --> scale --> + correlated noise L n on
-//   acquired samples --> vendor encoding (Siemens/Philips keep 2x readout oversampling; GE
-//   low-pass FIR + decimation by 2) --> PE padding columns exactly zero.
+//   grid, Gaussian slice profile through-plane) --fine structure (texture, sharpened
+//   sub-voxel boundaries, small vessels, perivascular spaces; fine_structure.hpp)-->
+//   --signal equations--> m(r) e^{i phi(r)} (smooth phase, susceptibility B0 through the
+//   dipole kernel, flow and fine phase; susceptibility.hpp) --x s_c(r) (Biot-Savart, 3-D at
+//   the slice's z, coupled channels, propagation phase; coils.hpp)--> fft2c on the fine grid
+//   --> crop the central k-space [read phase] (no inverse crime) --> scale --> + correlated
+//   noise L n on acquired samples --> vendor encoding (Siemens/Philips keep 2x readout
+//   oversampling; GE low-pass FIR + decimation by 2) --> PE padding columns exactly zero.
+//
+// The steps are library functions in volume_plan.hpp: plan_volume draws everything of a
+// volume once (including its scale and noise covariance, from a coarse pass over all
+// slices), then every slice is synthesised and encoded independently.
 //
 // Shapes: kspace [slice coil read phase]; read = 2 recon (Siemens, Philips) or recon (GE);
 // images [slice y x] on the recon grid (recon x recon). Row 0 is anterior, column 0 is the
@@ -87,6 +94,16 @@ struct SimulatedVolume {
 
 SimulatedVolume simulate_volume(const VolumeSpec& spec, const TissueAtlas& atlas,
                                 Progress* progress = nullptr);
+
+// Only the listed slices (indices into the volume's stack, any order, no duplicates needed):
+// slice i of the result is bit-identical to slice slices[i] of simulate_volume(spec), and
+// every per-volume field (header, noise_cov, params, lesions) is the same; slice_z, boxes
+// and the per-slice arrays follow `slices`. The cheap entry point for drawing training
+// slices: one plan (subject warp, coils, B0 field, scale: ~0.2-0.5 s) plus the cost of the
+// slices asked for. For fresh subjects, vary spec.subject/spec.index (e.g. plan_dataset's
+// specs with other indices).
+SimulatedVolume simulate_slices(const VolumeSpec& spec, const TissueAtlas& atlas,
+                                const std::vector<int>& slices, Progress* progress = nullptr);
 
 // GE-like readout: windowed-sinc low-pass (cutoff at the recon FOV edge) + decimation by 2
 // along the read axis: [coil read phase] -> [coil read/2 phase]. Returns sum h^2 (noise

@@ -282,12 +282,14 @@ TEST(SimNoise, CovarianceHitsMeasuredRanges) {
       for (int b = 0; b < n; ++b) R[a * n + b] = o[a * n + b] / std::sqrt(o[a * n + a].real() * o[b * n + b].real());
     const auto psi = make_noise_covariance(R, n, 2.0, 9, 1);
     const NoiseStats st = noise_stats(psi, n);
-    EXPECT_GE(st.mean_abs_rho, 0.14) << n;
-    EXPECT_LE(st.mean_abs_rho, 0.26) << n;
-    EXPECT_GE(st.max_abs_rho, 0.30) << n;
-    EXPECT_LE(st.max_abs_rho, 0.47) << n;
-    EXPECT_GE(st.sigma_spread, 1.29) << n;
-    EXPECT_LE(st.sigma_spread, 1.81) << n;
+    // Targets: mean |rho| 0.11-0.17, max 0.22-0.33, spread 1.2-1.6 (coils.hpp), with slack
+    // for the PD projection.
+    EXPECT_GE(st.mean_abs_rho, 0.09) << n;
+    EXPECT_LE(st.mean_abs_rho, 0.19) << n;
+    EXPECT_GE(st.max_abs_rho, 0.20) << n;
+    EXPECT_LE(st.max_abs_rho, 0.36) << n;
+    EXPECT_GE(st.sigma_spread, 1.19) << n;
+    EXPECT_LE(st.sigma_spread, 1.61) << n;
     double ms = 0;
     for (int a = 0; a < n; ++a) ms += psi[a * n + a].real();
     EXPECT_NEAR(std::sqrt(ms / n), 2.0, 1e-6);

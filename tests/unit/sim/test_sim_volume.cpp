@@ -158,12 +158,12 @@ TEST(SimVolume, NoiseMeasuredFromKspaceMatchesSpec) {
       ++pairs;
     }
   }
-  EXPECT_GE(smax / smin, 1.2);
-  EXPECT_LE(smax / smin, 1.95);
-  EXPECT_GE(rsum / pairs, 0.12);
-  EXPECT_LE(rsum / pairs, 0.28);
-  EXPECT_GE(rmax, 0.28);
-  EXPECT_LE(rmax, 0.52);
+  EXPECT_GE(smax / smin, 1.15);
+  EXPECT_LE(smax / smin, 1.75);
+  EXPECT_GE(rsum / pairs, 0.08);
+  EXPECT_LE(rsum / pairs, 0.2);
+  EXPECT_GE(rmax, 0.18);
+  EXPECT_LE(rmax, 0.4);
   // Measured sigma agrees with the model, and RSS(brain)/sigma is in 20-60.
   const double sigma = std::sqrt(s2 / C);
   EXPECT_NEAR(sigma, v.sigma_rms, 0.1 * v.sigma_rms);
@@ -184,6 +184,7 @@ TEST(SimVolume, NoiseMeasuredFromKspaceMatchesSpec) {
 TEST(SimVolume, ContrastsLookRight) {
   const TissueAtlas& atlas = cached_procedural_atlas();
   VolumeSpec s = small_spec("AXT2");
+  s.recon = 96;  // interior pixels of the thin grey-matter ribbon
   s.slices = 2;
   s.snr = 1000;  // contrast, not noise, is under test
   const SimulatedVolume t2 = simulate_volume(s, atlas);
@@ -194,8 +195,9 @@ TEST(SimVolume, ContrastsLookRight) {
   EXPECT_LT(mean_over_label(fl, kCSF), 0.5 * mean_over_label(fl, kWM));
   s.acquisition = "AXT1";
   const SimulatedVolume t1 = simulate_volume(s, atlas);
+  // (SE, T1-FLAIR or a spoiled gradient echo, whose CSF/GM ratio is ~0.5-0.7.)
   EXPECT_GT(mean_over_label(t1, kWM), mean_over_label(t1, kGM));
-  EXPECT_LT(mean_over_label(t1, kCSF), 0.6 * mean_over_label(t1, kGM));
+  EXPECT_LT(mean_over_label(t1, kCSF), 0.75 * mean_over_label(t1, kGM));
   // The complex image carries phase: not real-valued, not Hermitian-symmetric k-space.
   double im = 0, re = 0;
   for (auto z : t2.image_complex.flat()) {
