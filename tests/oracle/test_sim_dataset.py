@@ -275,12 +275,14 @@ class SimDataset(unittest.TestCase):
             rho = np.abs(cov) / np.outer(sd, sd)
             iu = np.triu_indices(len(sd), 1)
             spread = sd.max() / sd.min()
-            self.assertGreaterEqual(spread, 1.2, e["file"])
-            self.assertLessEqual(spread, 1.95, e["file"])
-            self.assertGreaterEqual(rho[iu].mean(), 0.11, e["file"])
-            self.assertLessEqual(rho[iu].mean(), 0.29, e["file"])
-            self.assertGreaterEqual(rho[iu].max(), 0.25, e["file"])
-            self.assertLessEqual(rho[iu].max(), 0.52, e["file"])
+            # Targets (sim/coils.hpp, from real data): spread 1.2-1.6, mean |rho| 0.11-0.17,
+            # max 0.22-0.33; slack for the estimate from a few thousand noise pixels.
+            self.assertGreaterEqual(spread, 1.15, e["file"])
+            self.assertLessEqual(spread, 1.75, e["file"])
+            self.assertGreaterEqual(rho[iu].mean(), 0.08, e["file"])
+            self.assertLessEqual(rho[iu].mean(), 0.2, e["file"])
+            self.assertGreaterEqual(rho[iu].max(), 0.18, e["file"])
+            self.assertLessEqual(rho[iu].max(), 0.4, e["file"])
             with h5py.File(self.path(e["truth"]), "r") as t:
                 labels = t["labels"][()]
             brain = (labels == 8) | (labels == 9) | (labels == 10)
