@@ -126,8 +126,10 @@ class SimRealism(unittest.TestCase):
                 ratio = highk_fraction(rss.astype(np.complex128)) / highk_fraction(img)
                 self.assertAlmostEqual(ratio, ref["coil_highk_ratio"], delta=1e-4 * ratio)
                 for acc, m in masks.items():
-                    zf = center_crop(np.sqrt((np.abs(ifft2c(k[s] * m)) ** 2).sum(0)), th, tw)
-                    ssim = structural_similarity(target[s].astype(np.float64), zf, data_range=target.max())
+                    c = min(th, tw)  # evaluate.py's crop (W_t, W_t); square here
+                    zf = center_crop(np.sqrt((np.abs(ifft2c(k[s] * m)) ** 2).sum(0)), c, c)
+                    gt = center_crop(target[s].astype(np.float64), c, c)
+                    ssim = structural_similarity(gt, zf, data_range=center_crop(target, c, c).max())
                     self.assertAlmostEqual(ssim, ref[f"zf_ssim_{acc}x"], delta=1e-5)
                 checked += 1
         self.assertGreaterEqual(checked, 4)

@@ -246,19 +246,28 @@ struct VolumeImages {
   Array<float> rss_full, rss_crop;  // [slice H W], [slice h w]
 };
 
-// Zero-filled SSIM of every slice under fastMRI's equispaced-fraction mask.
+// Zero-filled SSIM of every slice under fastMRI's equispaced-fraction mask, both images
+// centre-cropped to evaluate.py's (c, c), c = eval::crop_side(target).
 std::vector<double> zero_filled_ssim(ArrayView<const cfloat> kspace, const IsmrmrdInfo& hd,
                                      const Array<float>& target, const std::string& file_name,
                                      int acceleration) {
   const int64_t S = kspace.dim(0), W = kspace.dim(3), th = target.dim(1), tw = target.dim(2);
+  const int64_t c = eval::crop_side(target.shape());
   MaskFuncOptions mo;
   mo.type = MaskType::EquispacedFraction;
   mo.center_fractions = {acceleration == 8 ? 0.04 : 0.08};
   mo.accelerations = {static_cast<double>(acceleration)};
   MaskFunc mf(mo);
   const Mask m = mf(W, seed_from_filename(file_name));
-  double range = 0;
-  for (float v : target.flat()) range = std::max(range, static_cast<double>(v));
+  auto crop = [&](const float* x) {
+    Array<float> o({c, c});
+    const int64_t r0 = (th - c) / 2, c0 = (tw - c) / 2;
+    for (int64_t a = 0; a < c; ++a) std::copy_n(x + (a + r0) * tw + c0, c, o.data() + a * c);
+    return o;
+  };
+  double range = 0;  // max of the cropped target volume (evaluate.py)
+  for (int64_t s = 0; s < S; ++s)
+    for (float v : crop(target.data() + s * th * tw).flat()) range = std::max(range, static_cast<double>(v));
   std::vector<double> out(S, kNaN);
   if (range <= 0) return out;
   parallel_for(S, [&](int64_t s) {
@@ -267,7 +276,7 @@ std::vector<double> zero_filled_ssim(ArrayView<const cfloat> kspace, const Ismrm
     apply_mask_inplace(k.view(), m.mask, std::clamp<int64_t>(hd.padding_left(), 0, W),
                        std::clamp<int64_t>(hd.padding_right(), 0, W));
     const Array<float> zf = rss_crop(k.view(), th, tw);
-    out[s] = eval::ssim_2d(target(s), zf.view(), range);
+    out[s] = eval::ssim_2d(crop(target.data() + s * th * tw).view(), crop(zf.data()).view(), range);
   });
   return out;
 }

@@ -37,8 +37,9 @@
 //   snr                  mean of r over F / sqrt(mean_i Psi_ii).
 //   zf_ssim_4x, _8x      SSIM (eval/metrics.hpp) of the zero-filled RSS under fastMRI's
 //                        equispaced-fraction mask (4X: centre fraction 0.08, 8X: 0.04) seeded
-//                        by the file name, against the target slice; data range = max of the
-//                        target volume.
+//                        by the file name, against the target slice, both cropped as
+//                        evaluate.py does (eval::crop_side); data range = max of the cropped
+//                        target volume (= `reconbench eval` of `recon --method zero-filled`).
 #pragma once
 
 #include <array>
