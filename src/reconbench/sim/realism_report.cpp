@@ -149,9 +149,9 @@ RealismScan scan_realism(const fs::path& dir) {
   std::vector<Candidate> cands;
   RealismScan scan;
   std::set<std::string> full_vendors;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+  for (const auto& e : fs::recursive_directory_iterator(dir, fs::directory_options::follow_directory_symlink)) {
     if (!e.is_regular_file() || e.path().extension() != ".h5") continue;
-    const std::string rel = fs::relative(e.path(), dir).generic_string();
+    const std::string rel = e.path().lexically_relative(dir).generic_string();
     if (rel.rfind("truth/", 0) == 0 || rel.rfind("ground_truth/", 0) == 0) continue;
     Candidate c;
     c.path = e.path();
