@@ -20,7 +20,7 @@
 
 namespace rb::sim {
 
-inline constexpr const char* kSimulatorVersion = "reconbench-sim-1";
+inline constexpr const char* kSimulatorVersion = "reconbench-sim-2";  // 2: issue 17 realism
 
 struct Profile {
   std::string name;

@@ -13,6 +13,7 @@
 #include "reconbench/eval/stats.hpp"
 #include "reconbench/fft/fft.hpp"
 #include "reconbench/sampling/masks.hpp"
+#include "reconbench/sampling/tracks.hpp"
 #include "reconbench/sim/anatomy.hpp"
 #include "reconbench/sim/volume.hpp"
 
@@ -253,11 +254,7 @@ std::vector<double> zero_filled_ssim(ArrayView<const cfloat> kspace, const Ismrm
                                      int acceleration) {
   const int64_t S = kspace.dim(0), W = kspace.dim(3), th = target.dim(1), tw = target.dim(2);
   const int64_t c = eval::crop_side(target.shape());
-  MaskFuncOptions mo;
-  mo.type = MaskType::EquispacedFraction;
-  mo.center_fractions = {acceleration == 8 ? 0.04 : 0.08};
-  mo.accelerations = {static_cast<double>(acceleration)};
-  MaskFunc mf(mo);
+  MaskFunc mf(track_mask_options(find_track(acceleration == 8 ? "multicoil_8x" : "multicoil_4x")));
   const Mask m = mf(W, seed_from_filename(file_name));
   auto crop = [&](const float* x) {
     Array<float> o({c, c});
@@ -273,8 +270,8 @@ std::vector<double> zero_filled_ssim(ArrayView<const cfloat> kspace, const Ismrm
   parallel_for(S, [&](int64_t s) {
     const ArrayView<const cfloat> ks = kspace(s);
     Array<cfloat> k(ks.shape(), std::vector<cfloat>(ks.data(), ks.data() + ks.size()));
-    apply_mask_inplace(k.view(), m.mask, std::clamp<int64_t>(hd.padding_left(), 0, W),
-                       std::clamp<int64_t>(hd.padding_right(), 0, W));
+    const auto [pl, pr] = acquired_columns(&hd, W);
+    apply_mask_inplace(k.view(), m.mask, pl, pr);
     const Array<float> zf = rss_crop(k.view(), th, tw);
     out[s] = eval::ssim_2d(crop(target.data() + s * th * tw).view(), crop(zf.data()).view(), range);
   });
@@ -288,8 +285,7 @@ std::vector<SliceRealism> volume_realism(ArrayView<const cfloat> kspace, const I
                                          const std::string& file_name) {
   RB_ASSERT(kspace.ndim() == 4);
   const int64_t S = kspace.dim(0), H = kspace.dim(2), W = kspace.dim(3);
-  const int64_t pl = std::clamp<int64_t>(hd.padding_left(), 0, W),
-                pr = std::clamp<int64_t>(hd.padding_right(), pl, W);
+  const auto [pl, pr] = acquired_columns(&hd, W);
   // Target and crop size: reconstruction_rss, else the RSS cropped to the recon matrix.
   Array<float> target = target_in;
   if (target.empty()) {

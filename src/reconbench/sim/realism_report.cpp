@@ -13,6 +13,7 @@
 #include "reconbench/core/progress.hpp"
 #include "reconbench/io/fastmri.hpp"
 #include "reconbench/sim/dataset.hpp"
+#include "reconbench/sim/manifest.hpp"
 
 namespace rb::sim {
 
@@ -82,16 +83,11 @@ struct Replanner {
   std::map<std::string, FilePlan> plans;  // by file name
   const TissueAtlas* atlas = nullptr;
   explicit Replanner(const fs::path& dir) {
-    const fs::path mpath = dir / "manifest.json";
-    if (!fs::exists(mpath)) return;
-    const auto m = nlohmann::json::parse(read_file(mpath), nullptr, false);
-    if (m.is_discarded() || m.value("version", "") != kSimulatorVersion || !m.contains("seed") ||
-        !m.contains("profile"))
-      return;
-    const Profile prof = make_profile(m["profile"].get<std::string>());
-    for (auto& p : plan_dataset(prof, m["seed"].get<uint64_t>()))
-      plans.emplace(p.spec.name + ".h5", p);
-    atlas = m.value("anatomy", "") == "procedural" ? &cached_procedural_atlas() : &cached_atlas();
+    if (!fs::exists(dir / "manifest.json")) return;
+    const Manifest m = read_manifest(dir);
+    if (m.version != kSimulatorVersion || m.profile.empty()) return;
+    for (auto& p : plan_dataset(make_profile(m.profile), m.seed)) plans.emplace(p.spec.name + ".h5", p);
+    atlas = m.anatomy == "procedural" ? &cached_procedural_atlas() : &cached_atlas();
     ok = true;
   }
 };
