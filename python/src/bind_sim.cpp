@@ -77,6 +77,9 @@ py::dict simulate_volume(const std::string& profile, uint64_t seed, const std::s
 
 void bind_sim(py::module_& m) {
   using namespace pybind11::literals;
+  // The "version" that `reconbench simulate` writes into manifest.json: it changes whenever
+  // the same (profile, seed) gives different data.
+  m.attr("simulator_version") = sim::kSimulatorVersion;
   m.def("_simulate_volume", &simulate_volume, "profile"_a, "seed"_a, "split"_a, "volume"_a,
         "Volume `volume` of the simulated stream (see simulate_slice); a dict with fname, "
         "kspace [slice coil read phase] (fully sampled), reconstruction_rss [slice y x], "

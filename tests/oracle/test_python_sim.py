@@ -6,6 +6,7 @@ subjects; the stream is deterministic, independent of the thread count, and shar
 overlap; each sample has what fastMRI's SliceDataset gives a transform.
 """
 import glob
+import json
 import os
 import subprocess
 import tempfile
@@ -80,6 +81,11 @@ class Simulated(unittest.TestCase):
         one = rb.simulate_slice("ci", SEED, volume=1, slice=2)
         with h5py.File(self.files[[os.path.basename(f) for f in self.files].index(one["fname"])], "r") as h:
             self.assertTrue(np.array_equal(one["kspace"], h["kspace"][2]))
+
+    def test_simulator_version_is_the_manifests(self):
+        with open(os.path.join(self.tmp.name, "manifest.json")) as f:
+            self.assertEqual(rb.simulator_version, json.load(f)["version"])
+        self.assertTrue(rb.simulator_version.startswith("reconbench-sim-"))
 
     def test_later_volumes_are_fresh_and_the_stream_is_deterministic(self):
         try:
