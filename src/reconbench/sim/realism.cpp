@@ -263,8 +263,10 @@ std::vector<double> zero_filled_ssim(ArrayView<const cfloat> kspace, const Ismrm
     return o;
   };
   double range = 0;  // max of the cropped target volume (evaluate.py)
-  for (int64_t s = 0; s < S; ++s)
-    for (float v : crop(target.data() + s * th * tw).flat()) range = std::max(range, static_cast<double>(v));
+  for (int64_t s = 0; s < S; ++s) {
+    const Array<float> t = crop(target.data() + s * th * tw);  // named: a range-for over
+    for (float v : t.flat()) range = std::max(range, static_cast<double>(v));  // crop(..).flat() dangles
+  }
   std::vector<double> out(S, kNaN);
   if (range <= 0) return out;
   parallel_for(S, [&](int64_t s) {
