@@ -1,42 +1,15 @@
 #include "reconbench/recon/vendor.hpp"
 
-#include <Eigen/Dense>
-
 #include "reconbench/fft/fft.hpp"
 #include "reconbench/fft/transforms.hpp"
 #include "reconbench/recon/pics.hpp"
 
 namespace rb::recon {
 
-int64_t normalized_readout(int64_t read, int64_t phase, const IsmrmrdInfo* header) {
+int64_t normalized_readout(int64_t phase, const IsmrmrdInfo* header, int64_t oversampling) {
   int64_t recon_w = phase;
   if (header && header->recon_x > 0) recon_w = header->recon_x;
-  (void)read;
-  return 2 * recon_w;
-}
-
-Array<cfloat> compress_coils(ArrayView<const cfloat> kspace, int64_t k) {
-  RB_ASSERT(kspace.ndim() == 3);
-  const int64_t nc = kspace.dim(0), np = kspace.dim(1) * kspace.dim(2);
-  RB_CHECK(k >= 1, "coil compression: virtual coils must be >= 1 (got ", k, ")");
-  if (k >= nc) return Array<cfloat>::from_view(kspace);
-  // Coil covariance C = sum_p k_p k_p^H
-  Eigen::MatrixXcd cov = Eigen::MatrixXcd::Zero(nc, nc);
-  Eigen::Map<const Eigen::Matrix<cfloat, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> K(
-      kspace.data(), nc, np);
-  const int64_t block = 8192;
-  for (int64_t p0 = 0; p0 < np; p0 += block) {
-    const int64_t n = std::min(block, np - p0);
-    Eigen::MatrixXcd b = K.middleCols(p0, n).cast<cdouble>();
-    cov.noalias() += b * b.adjoint();
-  }
-  Eigen::SelfAdjointEigenSolver<Eigen::MatrixXcd> es(cov);
-  // Top-k eigenvectors, descending.
-  Eigen::MatrixXcf U = es.eigenvectors().rightCols(k).rowwise().reverse().cast<cfloat>();
-  Array<cfloat> out({k, kspace.dim(1), kspace.dim(2)});
-  Eigen::Map<Eigen::Matrix<cfloat, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>> O(out.data(), k, np);
-  O.noalias() = U.adjoint() * K;
-  return out;
+  return oversampling * recon_w;
 }
 
 NormalizedSlice normalize_slice(ArrayView<const cfloat> kspace, const IsmrmrdInfo* header,
@@ -47,7 +20,7 @@ NormalizedSlice normalize_slice(ArrayView<const cfloat> kspace, const IsmrmrdInf
   ns.input_coils = kspace.dim(0);
   Array<cfloat> k = Array<cfloat>::from_view(kspace);
   if (opt.readout) {
-    const int64_t target = normalized_readout(kspace.dim(1), kspace.dim(2), header);
+    const int64_t target = normalized_readout(kspace.dim(2), header, opt.readout_oversampling);
     if (target != k.dim(1)) {
       // image along the readout, centre pad/crop, back to k-space
       ifft1c(k.view(), 1);

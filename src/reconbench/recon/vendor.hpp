@@ -4,11 +4,13 @@
 // consistent form before a method or model sees it, and returns what is needed to invert it:
 //
 //  1. Readout FOV: Siemens/Philips store 2x readout oversampling (read = 2 x recon width),
-//     GE does not. The readout is resampled to exactly 2 x recon_x samples by zero-padding
-//     or cropping the image along the readout (ifft1c, centre pad/crop, fft1c). Pixel size
-//     is unchanged, so the fastMRI output crop picks the same pixels.
-//  2. Coils (optional): SVD coil compression to K virtual coils, U_K^H k with U the
-//     eigenvectors of the coil covariance k k^H over all samples (Buehrer et al. 2007).
+//     GE does not. The readout is resampled to exactly `readout_oversampling` x recon_x
+//     samples (2: the Siemens form; 1: oversampling removed) by zero-padding or cropping
+//     the image along the readout (ifft1c, centre pad/crop, fft1c). Pixel size is
+//     unchanged, so the fastMRI output crop picks the same pixels. The readout is fully
+//     sampled, so a crop maps sampled phase columns to sampled columns and keeps the
+//     unsampled ones exactly zero (data consistency stays exact in the new grid).
+//  2. Coils (optional): SVD coil compression to K virtual coils (recon/coil_compress.hpp).
 //  3. Intensity: k-space multiplied by `scale` = target_scale / s, s = BART's
 //     estimate_scaling (recon/pics.hpp), so the central k-space magnitude is ~target_scale
 //     for every vendor. Outputs are divided by `scale` to restore the input's scale.
@@ -18,6 +20,7 @@
 
 #include "reconbench/core/array.hpp"
 #include "reconbench/io/fastmri.hpp"
+#include "reconbench/recon/coil_compress.hpp"
 
 namespace rb::recon {
 
@@ -25,7 +28,8 @@ struct VendorOptions {
   bool enabled = false;       // methods: --param normalize=1
   int64_t virtual_coils = 0;  // K > 0: compress to K virtual coils (if fewer than the input)
   float target_scale = 1.0f;  // intensity after normalisation
-  bool readout = true;        // resample the readout to 2 x recon width
+  bool readout = true;        // resample the readout to readout_oversampling x recon width
+  int64_t readout_oversampling = 2;  // 2: Siemens-like form; 1: oversampling removed
   bool intensity = true;      // apply the intensity normalisation
 };
 
@@ -41,10 +45,8 @@ struct NormalizedSlice {
 NormalizedSlice normalize_slice(ArrayView<const cfloat> kspace, const IsmrmrdInfo* header,
                                 const VendorOptions& opt);
 
-// Readout length the normalised data has: 2 x recon width.
-int64_t normalized_readout(int64_t read, int64_t phase, const IsmrmrdInfo* header);
-
-// SVD coil compression [coil read phase] -> [k read phase] (k <= coils).
-Array<cfloat> compress_coils(ArrayView<const cfloat> kspace, int64_t k);
+// Readout length the normalised data has: oversampling x recon width (header recon_x, else
+// the phase size).
+int64_t normalized_readout(int64_t phase, const IsmrmrdInfo* header, int64_t oversampling = 2);
 
 }  // namespace rb::recon
