@@ -2,7 +2,6 @@
 // register_classical_methods(), with their parameter tables: each key sets one member of the
 // Options structs (recon/espirit.hpp, pics.hpp, grappa.hpp, vendor.hpp).
 #include <cmath>
-#include <tuple>
 
 #include "reconbench/fft/fft.hpp"
 #include "reconbench/fft/transforms.hpp"
@@ -150,8 +149,7 @@ class GrappaMethod final : public ClassicalMethod {
   GrappaMethod(VendorOptions v, GrappaOptions o) : ClassicalMethod("grappa", v), opt_(o) {}
   Array<float> magnitude(ArrayView<const cfloat> k, const SliceInput& in) const override {
     GrappaOptions o = opt_;
-    if (in.header)  // fill only the acquired phase columns (else interpolate only)
-      if (auto cols = in.header->acquired_columns(k.dim(2))) std::tie(o.fill_begin, o.fill_end) = *cols;
+    fill_acquired_range_only(o, in.header, k.dim(2));
     auto filled = grappa(k, in.mask, o);
     ifft2c(filled.view());
     return rss(filled.view());

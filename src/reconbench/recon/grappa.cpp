@@ -3,6 +3,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <map>
+#include <tuple>
 
 #include "reconbench/core/parallel.hpp"
 #include "reconbench/recon/threads.hpp"
@@ -30,6 +31,11 @@ void gather_sources(ArrayView<const cfloat> k, const Geometry& g, int64_t kr, in
 }
 
 }  // namespace
+
+void fill_acquired_range_only(GrappaOptions& opt, const IsmrmrdInfo* header, int64_t phase) {
+  if (header)
+    if (auto cols = header->acquired_columns(phase)) std::tie(opt.fill_begin, opt.fill_end) = *cols;
+}
 
 Array<cfloat> grappa(ArrayView<const cfloat> kspace, std::span<const float> mask,
                      const GrappaOptions& opt, GrappaStats* stats) {

@@ -36,6 +36,7 @@
 #include <span>
 
 #include "reconbench/core/array.hpp"
+#include "reconbench/io/fastmri.hpp"
 
 namespace rb::recon {
 
@@ -58,6 +59,12 @@ struct GrappaOptions {
 struct GrappaStats {
   int64_t acs_begin = 0, acs_width = 0, geometries = 0, filled_columns = 0;
 };
+
+// Restricts filling to the header's acquired phase columns (IsmrmrdInfo::acquired_columns;
+// fastMRI files with phase resolution < 100 %: the padding columns are zero in the ground
+// truth too); no change without a header or with one that does not describe `phase` columns
+// (then GRAPPA interpolates only).
+void fill_acquired_range_only(GrappaOptions& opt, const IsmrmrdInfo* header, int64_t phase);
 
 // kspace [coil read phase] (zeros where unsampled), mask [phase]. Returns the filled
 // k-space [coil read phase].
