@@ -15,16 +15,19 @@ namespace rb::ml {
 // make_learned_method.
 struct LearnedParams {
   std::string device = "cpu";  // cpu | cuda | cuda:N
-  // Vendor normalisation of the input (VarNet: GE-like readouts zero-padded to 2x, as the
-  // Siemens training data). On by default for the learned methods, which were trained on
-  // 2x-oversampled data only; the classical methods, which need none, default to off.
+  // Vendor normalisation of the input to the model's input format (spec.hpp InputFormat:
+  // readout oversampling, intensity). On by default for the learned methods, which were
+  // trained on that format only; the classical methods, which need none, default to off.
   bool normalize = true;
+  // Virtual coils K (SVD coil compression, recon/coil_compress): -1 = the model's input
+  // format (model.json), 0 = all coils.
+  int64_t coils = -1;
 };
 recon::ParamTable<LearnedParams> learned_param_table();
 
-// `recon --method unet|varnet --weights FILE`: loads FILE (+ FILE.json) once; slices run
-// one at a time (parallel_slices() = false) with torch intra-op threads = rb::num_threads().
-// cfg.params are parsed with learned_param_table().
+// `recon --method unet|varnet|unet-grappa|varnet-grappa --weights FILE`: loads FILE
+// (+ FILE.json) once; slices run one at a time (parallel_slices() = false) with torch
+// intra-op threads = rb::num_threads(). cfg.params are parsed with learned_param_table().
 std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind,
                                                  const ReconMethodConfig& cfg);
 std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind, const LearnedParams& p,

@@ -266,12 +266,14 @@ VarNetImpl::VarNetImpl(VarNetOptions opts) : options(opts) {
 }
 
 torch::Tensor VarNetImpl::forward(const torch::Tensor& masked_kspace, const torch::Tensor& mask,
-                                  int64_t num_low_frequencies) {
+                                  int64_t num_low_frequencies, const torch::Tensor& init) {
   RB_ASSERT(masked_kspace.dim() == 5 && masked_kspace.size(-1) == 2,
             "VarNet wants k-space [B C H W 2]");
   RB_ASSERT(mask.dim() == 5 && mask.scalar_type() == torch::kBool, "VarNet wants a bool mask");
   auto sens = sens_net->forward(masked_kspace, mask, num_low_frequencies);
-  torch::Tensor k = masked_kspace.clone();
+  RB_ASSERT(!init.defined() || init.sizes() == masked_kspace.sizes(),
+            "VarNet: init k-space must have the shape of the masked k-space");
+  torch::Tensor k = init.defined() ? init : masked_kspace.clone();
   for (size_t i = 0; i < cascades->size(); ++i)
     k = cascades->ptr<VarNetBlockImpl>(i)->forward(k, masked_kspace, mask, sens);
   return rss(complex_abs(ifft2c(k)), 1);

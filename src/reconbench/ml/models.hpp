@@ -152,9 +152,11 @@ struct VarNetOptions {
 struct VarNetImpl : torch::nn::Module {
   explicit VarNetImpl(VarNetOptions options = {});
   // masked_kspace [B C H W 2], mask [B 1 1 W 1] bool, nlf <= 0: derive from the mask.
+  // init [B C H W 2]: where the cascades start (undefined: the masked k-space, as fastMRI;
+  // varnet-grappa: the GRAPPA-filled k-space). Data consistency is always to masked_kspace.
   // Returns the RSS image [B H W] (uncropped, e.g. 640x320).
   torch::Tensor forward(const torch::Tensor& masked_kspace, const torch::Tensor& mask,
-                        int64_t num_low_frequencies = 0);
+                        int64_t num_low_frequencies = 0, const torch::Tensor& init = {});
   VarNetOptions options;
   SensitivityModel sens_net{nullptr};
   torch::nn::ModuleList cascades{nullptr};

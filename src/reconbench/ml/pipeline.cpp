@@ -14,6 +14,7 @@
 #include "reconbench/core/parallel.hpp"
 #include "reconbench/fft/transforms.hpp"
 #include "reconbench/ml/infer.hpp"
+#include "reconbench/ml/model_input.hpp"
 #include "reconbench/recon/vendor.hpp"
 
 namespace rb::ml {
@@ -65,18 +66,6 @@ torch::Tensor unet_target(const torch::Tensor& target, const UnetInput& in) {
   return ((target - in.mean) / (in.std + 1e-11)).clamp(-6, 6);
 }
 
-Array<cfloat> varnet_kspace(ArrayView<const cfloat> kspace, const IsmrmrdInfo* header,
-                            bool normalize) {
-  const int64_t H = kspace.dim(1);
-  if (!normalize || !header || header->recon_x <= 0 ||
-      static_cast<double>(H) >= 1.5 * static_cast<double>(header->recon_x))
-    return Array<cfloat>::from_view(kspace);
-  recon::VendorOptions opt;
-  opt.enabled = true;
-  opt.intensity = false;
-  return recon::normalize_slice(kspace, header, opt).kspace;
-}
-
 // ---------------------------------------------------------------------------------------
 // Model
 
@@ -93,11 +82,12 @@ torch::Device parse_device(const std::string& name) {
 }
 
 Model::Model(ModelSpec spec) : spec_(std::move(spec)) {
-  if (spec_.kind == ModelKind::Unet) {
+  if (!is_varnet(spec_.kind)) {
     unet = Unet(UnetOptions(spec_.in_chans, spec_.out_chans)
                     .chans(spec_.chans)
                     .num_pool_layers(spec_.pools)
                     .drop_prob(spec_.drop_prob));
+    if (spec_.kind == ModelKind::UnetGrappa) zero_last_conv(unet);  // starts as GRAPPA
   } else {
     varnet = VarNet(VarNetOptions()
                         .num_cascades(spec_.num_cascades)
@@ -110,12 +100,12 @@ Model::Model(ModelSpec spec) : spec_(std::move(spec)) {
 }
 
 torch::nn::Module& Model::module() {
-  return spec_.kind == ModelKind::Unet ? static_cast<torch::nn::Module&>(*unet)
-                                       : static_cast<torch::nn::Module&>(*varnet);
+  return !is_varnet(spec_.kind) ? static_cast<torch::nn::Module&>(*unet)
+                                : static_cast<torch::nn::Module&>(*varnet);
 }
 const torch::nn::Module& Model::module() const {
-  return spec_.kind == ModelKind::Unet ? static_cast<const torch::nn::Module&>(*unet)
-                                       : static_cast<const torch::nn::Module&>(*varnet);
+  return !is_varnet(spec_.kind) ? static_cast<const torch::nn::Module&>(*unet)
+                                : static_cast<const torch::nn::Module&>(*varnet);
 }
 
 void Model::to(torch::Device d) {
@@ -127,7 +117,7 @@ Model Model::load(const std::filesystem::path& weights) {
   RB_CHECK(std::filesystem::exists(weights), "weights ", weights.string(), ": file not found");
   Model m(read_spec(weights));
   try {
-    if (m.spec_.kind == ModelKind::Unet)
+    if (!is_varnet(m.spec_.kind))
       torch::load(m.unet, weights.string());
     else
       torch::load(m.varnet, weights.string());
@@ -144,7 +134,7 @@ void Model::save(const std::filesystem::path& weights) const {
   if (weights.has_parent_path()) std::filesystem::create_directories(weights.parent_path());
   AtomicOutput out(weights);
   auto save = [&](const Model& m) {
-    if (m.spec_.kind == ModelKind::Unet)
+    if (!is_varnet(m.spec_.kind))
       torch::save(m.unet, out.tmp().string());
     else
       torch::save(m.varnet, out.tmp().string());
@@ -167,29 +157,13 @@ void Model::save(const std::filesystem::path& weights) const {
   write_file_atomic(spec_path_for(weights), to_json(spec_).dump(2) + "\n");
 }
 
-Array<float> Model::reconstruct(const SliceInput& in, bool vendor_normalize) {
+Array<float> Model::reconstruct(const SliceInput& in, bool vendor_normalize,
+                               int64_t virtual_coils) {
   torch::NoGradGuard ng;
   module().eval();
-  RB_CHECK(static_cast<int64_t>(in.mask.size()) == in.kspace.dim(2), "mask length ",
-           in.mask.size(), " differs from the k-space phase size ", in.kspace.dim(2));
-  torch::Tensor image;  // [h w]
-  if (spec_.kind == ModelKind::Unet) {
-    const int64_t h = std::min(in.crop_h, in.kspace.dim(1)), w = std::min(in.crop_w, in.kspace.dim(2));
-    auto x = unet_transform(in.kspace, h, w);
-    auto y = unet->forward(x.image.to(device_)).to(torch::kCPU);
-    image = (y * x.std + x.mean).view({h, w});
-  } else {
-    // The VarNet was trained on 2x readout-oversampled k-space: bring GE-like data (readout
-    // = recon width) to that form with the shared vendor normalisation (recon/vendor.hpp),
-    // readout only; the model is scale-equivariant, so no intensity normalisation.
-    auto k = kspace_to_tensor(varnet_kspace(in.kspace, in.header, vendor_normalize).view())
-                 .to(device_);
-    auto mask = mask_to_tensor(in.mask).to(device_);
-    auto out = varnet->forward(k, mask, in.num_low_frequencies).to(torch::kCPU);  // [1 H W]
-    image = center_crop(out, std::min(in.crop_h, out.size(-2)), std::min(in.crop_w, out.size(-1)))
-                .view({-1, std::min(in.crop_w, out.size(-1))});
-  }
-  return tensor_to_array(image);
+  const ModelInput x = make_model_input(spec_, in, vendor_normalize, virtual_coils);
+  auto y = model_forward(*this, x.to(device_)).to(torch::kCPU);
+  return tensor_to_array(to_data_units(y, x));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -200,21 +174,22 @@ namespace {
 // A learned method over a model it owns (recon) or borrows (training validation).
 class LearnedMethod final : public ReconMethod {
  public:
-  LearnedMethod(std::string name, std::unique_ptr<Model> model, bool normalize)
-      : name_(std::move(name)), normalize_(normalize), owned_(std::move(model)),
+  LearnedMethod(std::string name, std::unique_ptr<Model> model, bool normalize, int64_t coils)
+      : name_(std::move(name)), normalize_(normalize), coils_(coils), owned_(std::move(model)),
         model_(owned_.get()) {}
-  LearnedMethod(std::string name, Model& model, bool normalize)
-      : name_(std::move(name)), normalize_(normalize), model_(&model) {}
+  LearnedMethod(std::string name, Model& model, bool normalize, int64_t coils)
+      : name_(std::move(name)), normalize_(normalize), coils_(coils), model_(&model) {}
   std::string name() const override { return name_; }
   bool parallel_slices() const override { return false; }
   Array<float> reconstruct_slice(const SliceInput& in) const override {
     std::lock_guard lock(mutex_);
-    return model_->reconstruct(in, normalize_);
+    return model_->reconstruct(in, normalize_, coils_);
   }
 
  private:
   std::string name_;
   bool normalize_;
+  int64_t coils_;
   mutable std::mutex mutex_;
   std::unique_ptr<Model> owned_;
   Model* model_;
@@ -223,7 +198,8 @@ class LearnedMethod final : public ReconMethod {
 }  // namespace
 
 std::unique_ptr<ReconMethod> model_method(Model& model, bool vendor_normalize) {
-  return std::make_unique<LearnedMethod>(model_kind_name(model.spec().kind), model, vendor_normalize);
+  return std::make_unique<LearnedMethod>(model_kind_name(model.spec().kind), model,
+                                         vendor_normalize, /*coils=*/-1);
 }
 
 recon::ParamTable<LearnedParams> learned_param_table() {
@@ -232,7 +208,10 @@ recon::ParamTable<LearnedParams> learned_param_table() {
       {RB_PARAM(P, "device", device, "torch device: cpu, cuda or cuda:N"),
        RB_PARAM(P, "normalize", normalize,
                 "vendor normalisation of the input (VarNet: GE-like readouts zero-padded to 2x "
-                "the recon width, as the training data)")});
+                "the recon width, as the training data)"),
+       RB_PARAM(P, "coils", coils,
+                "virtual coils K of the input (SVD coil compression; 0 = all coils, -1 = the "
+                "model's input format, model.json)")});
 }
 
 std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind,
@@ -252,8 +231,11 @@ std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind, const 
   Model model = Model::load(weights);
   RB_CHECK(model_kind_name(model.spec().kind) == kind, "weights ", weights.string(), " hold a ",
            model_kind_name(model.spec().kind), " model, not ", kind);
+  RB_CHECK(p.coils >= -1, "method ", kind, ": --param coils=", p.coils,
+           ": expected virtual coils K >= 0 (0 = all coils; -1 = the model's)");
   model.to(parse_device(p.device));
-  return std::make_unique<LearnedMethod>(kind, std::make_unique<Model>(std::move(model)), p.normalize);
+  return std::make_unique<LearnedMethod>(kind, std::make_unique<Model>(std::move(model)),
+                                         p.normalize, p.coils);
 }
 
 // ---------------------------------------------------------------------------------------

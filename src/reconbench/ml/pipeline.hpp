@@ -31,14 +31,7 @@ UnetInput unet_transform(ArrayView<const cfloat> masked_kspace, int64_t h, int64
 // The training target under the same normalisation: (target - mean) / (std + eps), clamped.
 torch::Tensor unet_target(const torch::Tensor& target, const UnetInput& in);
 
-// GE-like k-space without readout oversampling (readout < 1.5 x reconSpace x) zero-padded
-// in image space to 2x along the readout (recon/vendor.hpp normalize_slice, readout only);
-// other data unchanged. kspace [coil read phase]. normalize = false returns the input as it
-// is (the Transfer track's "without normalisation" variant).
-Array<cfloat> varnet_kspace(ArrayView<const cfloat> kspace, const IsmrmrdInfo* header,
-                            bool normalize = true);
-
-// A U-Net or VarNet with its spec.
+// A U-Net or VarNet (any ModelKind) with its spec.
 class Model {
  public:
   explicit Model(ModelSpec spec);  // freshly initialised (torch's RNG)
@@ -57,12 +50,12 @@ class Model {
   torch::Device device() const { return device_; }
   void train(bool on) { module().train(on); }
 
-  // One slice: [crop_h crop_w] magnitude image (inference, eval mode, no grad).
-  // vendor_normalize: VarNet input through varnet_kspace (readout to 2x recon width). The
-  // U-Net needs none: its input is the zero-filled image cropped to the recon FOV (the same
-  // pixels with or without readout oversampling) and instance-normalised (mean/std), which
-  // already removes intensity scale, so the switch does not change its output.
-  Array<float> reconstruct(const SliceInput& in, bool vendor_normalize = true);
+  // One slice: [crop_h crop_w] magnitude image (inference, eval mode, no grad), through
+  // the spec's input format (ml/model_input.hpp). vendor_normalize = false skips the
+  // readout and intensity normalisation (the Transfer "without normalisation" variant);
+  // virtual_coils >= 0 overrides the spec's coil compression.
+  Array<float> reconstruct(const SliceInput& in, bool vendor_normalize = true,
+                           int64_t virtual_coils = -1);
 
   Unet unet{nullptr};
   VarNet varnet{nullptr};

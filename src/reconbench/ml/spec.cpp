@@ -8,15 +8,32 @@ namespace rb::ml {
 ModelKind parse_model_kind(const std::string& name) {
   if (name == "unet") return ModelKind::Unet;
   if (name == "varnet") return ModelKind::VarNet;
-  throw UserError("unknown model '" + name + "' (expected unet or varnet)");
+  if (name == "unet-grappa") return ModelKind::UnetGrappa;
+  if (name == "varnet-grappa") return ModelKind::VarNetGrappa;
+  throw UserError("unknown model '" + name +
+                  "' (expected unet, varnet, unet-grappa or varnet-grappa)");
 }
 
-std::string model_kind_name(ModelKind k) { return k == ModelKind::Unet ? "unet" : "varnet"; }
+std::string model_kind_name(ModelKind k) {
+  switch (k) {
+    case ModelKind::Unet: return "unet";
+    case ModelKind::VarNet: return "varnet";
+    case ModelKind::UnetGrappa: return "unet-grappa";
+    case ModelKind::VarNetGrappa: return "varnet-grappa";
+  }
+  return "varnet";
+}
+
+bool is_varnet(ModelKind k) { return k == ModelKind::VarNet || k == ModelKind::VarNetGrappa; }
+bool uses_grappa(ModelKind k) {
+  return k == ModelKind::UnetGrappa || k == ModelKind::VarNetGrappa;
+}
 
 ModelSpec ModelSpec::defaults(ModelKind kind) {
   ModelSpec s;
   s.kind = kind;
-  s.chans = kind == ModelKind::Unet ? 32 : 18;
+  s.chans = is_varnet(kind) ? 18 : 32;
+  if (kind == ModelKind::UnetGrappa) s.in_chans = 2;
   return s;
 }
 
@@ -27,7 +44,10 @@ nlohmann::json to_json(const ModelSpec& s) {
   j["chans"] = s.chans;
   j["pools"] = s.pools;
   j["drop_prob"] = s.drop_prob;
-  if (s.kind == ModelKind::Unet) {
+  j["readout_oversampling"] = s.input.readout_oversampling;
+  j["virtual_coils"] = s.input.virtual_coils;
+  j["intensity_norm"] = s.input.intensity;
+  if (!is_varnet(s.kind)) {
     j["in_chans"] = s.in_chans;
     j["out_chans"] = s.out_chans;
   } else {
@@ -54,10 +74,16 @@ ModelSpec spec_from_json(const nlohmann::json& j, const std::string& what) {
     s.sens_chans = j.value("sens_chans", s.sens_chans);
     s.sens_pools = j.value("sens_pools", s.sens_pools);
     s.mask_center = j.value("mask_center", s.mask_center);
+    s.input.readout_oversampling = j.value("readout_oversampling", s.input.readout_oversampling);
+    s.input.virtual_coils = j.value("virtual_coils", s.input.virtual_coils);
+    s.input.intensity = j.value("intensity_norm", s.input.intensity);
     if (j.contains("training")) s.training = j.at("training");
     RB_CHECK(s.chans > 0 && s.pools > 0 && s.num_cascades > 0 && s.sens_chans > 0 &&
                  s.sens_pools > 0 && s.in_chans > 0 && s.out_chans > 0,
              what, ": model sizes must be positive");
+    RB_CHECK(s.input.readout_oversampling == 1 || s.input.readout_oversampling == 2, what,
+             ": readout_oversampling must be 1 or 2");
+    RB_CHECK(s.input.virtual_coils >= 0, what, ": virtual_coils must be >= 0");
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw UserError(what + ": invalid model description: " + e.what());

@@ -3,7 +3,8 @@
 // Torch-free: included by the CLI.
 //
 //   {"format": "reconbench-weights-1", "model": "varnet", "num_cascades": 4, "chans": 8,
-//    "pools": 4, "sens_chans": 4, "sens_pools": 4, "mask_center": true, "training": {...}}
+//    "pools": 4, "sens_chans": 4, "sens_pools": 4, "mask_center": true,
+//    "readout_oversampling": 1, "virtual_coils": 8, "intensity_norm": true, "training": {...}}
 #pragma once
 
 #include <cstdint>
@@ -14,9 +15,30 @@
 
 namespace rb::ml {
 
-enum class ModelKind { Unet, VarNet };
-ModelKind parse_model_kind(const std::string& name);  // "unet" | "varnet", UserError else
+// unet / varnet: fastMRI's U-Net baseline and E2E-VarNet. unet-grappa / varnet-grappa: the
+// same networks started from the GRAPPA reconstruction (recon/grappa.hpp; the 2020
+// winner's ingredient): the U-Net sees [GRAPPA RSS, zero-filled RSS] and adds a residual to
+// the GRAPPA image; the VarNet's cascades start from the GRAPPA-filled k-space.
+enum class ModelKind { Unet, VarNet, UnetGrappa, VarNetGrappa };
+// "unet" | "varnet" | "unet-grappa" | "varnet-grappa", UserError else
+ModelKind parse_model_kind(const std::string& name);
 std::string model_kind_name(ModelKind k);
+bool is_varnet(ModelKind k);  // varnet, varnet-grappa
+bool uses_grappa(ModelKind k);
+
+// What every slice is brought to before the network (ml/model_input.hpp), applied
+// identically in training and reconstruction (recon/vendor.hpp normalize_slice):
+// readout resampled to `readout_oversampling` x recon width (2: GE-like readouts
+// zero-padded to the Siemens form, as the first shipped VarNet; 1: Siemens/Philips 2x
+// oversampling removed by an image-domain crop, half the pixels), then SVD compression to
+// `virtual_coils` (0 = keep all; sensitivities are estimated after it), then (intensity)
+// scaled to BART's k-space scale with the output divided back. Descriptions written before
+// these fields existed read as {2, 0, false}.
+struct InputFormat {
+  int64_t readout_oversampling = 2;
+  int64_t virtual_coils = 0;
+  bool intensity = false;
+};
 
 struct ModelSpec {
   ModelKind kind = ModelKind::VarNet;
@@ -28,9 +50,11 @@ struct ModelSpec {
   // VarNet (fastMRI VarNet(num_cascades=12, sens_chans=8, sens_pools=4, mask_center=True))
   int64_t num_cascades = 12, sens_chans = 8, sens_pools = 4;
   bool mask_center = true;
+  InputFormat input;
   nlohmann::json training = nlohmann::json::object();  // provenance (command, data, SSIM)
 
-  // fastMRI's defaults for each kind (U-Net chans 32; VarNet chans 18).
+  // fastMRI's defaults for each kind (U-Net chans 32; VarNet chans 18; unet-grappa takes 2
+  // input channels).
   static ModelSpec defaults(ModelKind kind);
 };
 

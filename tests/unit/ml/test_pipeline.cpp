@@ -9,6 +9,7 @@
 #include "reconbench/eval/metrics.hpp"
 #include "reconbench/ml/infer.hpp"
 #include "reconbench/ml/pipeline.hpp"
+#include "reconbench/ml/model_input.hpp"
 
 using namespace rb;
 using namespace rb::ml;
@@ -188,8 +189,9 @@ print(len(sd), sum(v.numel() for v in sd.values()), float(sd['cascades.1.model.u
 }
 
 TEST(Pipeline, VendorNormalizeSwitchPadsOnlyGeLikeReadouts) {
-  // GE-like: readout 20 = recon width (no oversampling) -> padded to 40 with normalize on,
-  // passed as is with normalize off; Siemens-like (readout 40 = 2 x 20) unchanged by both.
+  // The first shipped VarNet's format (readout 2x): GE-like readout 20 = recon width (no
+  // oversampling) -> padded to 40 with normalize on, passed as is with normalize off;
+  // Siemens-like (readout 40 = 2 x 20) unchanged by both.
   torch::manual_seed(4);
   Array<cfloat> k({2, 20, 16});
   auto r = torch::randn({2 * 20 * 16 * 2});
@@ -197,13 +199,21 @@ TEST(Pipeline, VendorNormalizeSwitchPadsOnlyGeLikeReadouts) {
   IsmrmrdInfo ge;
   ge.recon_x = 20;
   ge.recon_y = 16;
-  EXPECT_EQ(varnet_kspace(k.view(), &ge, true).shape(), (Shape{2, 40, 16}));
-  auto off = varnet_kspace(k.view(), &ge, false);
-  ASSERT_EQ(off.shape(), (Shape{2, 20, 16}));
-  EXPECT_EQ(off.vec(), k.vec());
+  ModelSpec legacy = ModelSpec::defaults(ModelKind::VarNet);
+  ASSERT_EQ(legacy.input.readout_oversampling, 2);
+  std::vector<float> all(16, 1.f);
+  SliceInput raw_in;
+  raw_in.kspace = k.view();
+  raw_in.mask = all;
+  raw_in.header = &ge;
+  EXPECT_EQ(make_model_input(legacy, raw_in, true).kspace.size(2), 40);
+  auto off = make_model_input(legacy, raw_in, false).kspace;
+  ASSERT_EQ(off.size(2), 20);
+  EXPECT_TRUE(torch::equal(off, kspace_to_tensor(k.view())));
   IsmrmrdInfo siemens = ge;
   siemens.recon_x = 10;
-  EXPECT_EQ(varnet_kspace(k.view(), &siemens, true).vec(), k.vec());
+  raw_in.header = &siemens;
+  EXPECT_TRUE(torch::equal(make_model_input(legacy, raw_in, true).kspace, kspace_to_tensor(k.view())));
 
   // The learned methods take --param normalize (the one bool grammar of recon/params.hpp) and
   // reject anything else, naming it.
