@@ -1,20 +1,33 @@
 #!/usr/bin/env bash
-# Learned models (issue 6): CPU inference per slice of reconbench's U-Net and 12-cascade
-# VarNet, and a U-Net training step, beside the same architectures in PyTorch-Python
-# (Debian python3-torch), same thread count, in the same run. Ratio <= 1 means reconbench
-# is no slower.
+# Learned models (issues 6, 18): CPU inference per slice of reconbench's U-Net and 12-cascade
+# VarNet, a U-Net training step, and the VarNet training step (fastMRI's model, 8 coils
+# 320x320, SSIM loss, Adam; slices/s and peak RSS, each side in its own process) beside the
+# same architectures in PyTorch-Python (Debian python3-torch), same input and thread count,
+# in the same run. Time ratio <= 1 means reconbench is no slower; speed = 1 / ratio.
 BUILD=$1
 TMP=$2
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-echo "== Learned models: reconbench (LibTorch C++) vs PyTorch-Python, 1 thread (issue 6) =="
-RECONBENCH_THREADS=1 "$BUILD/bench/bench_ml" --benchmark_format=json --benchmark_out="$TMP/ml.json" >/dev/null 2>&1
+echo "== Learned models: reconbench (LibTorch C++) vs PyTorch-Python, 1 thread (issues 6, 18) =="
+RECONBENCH_THREADS=1 "$BUILD/bench/bench_ml" --benchmark_filter='^BM_(Unet|VarNetInference)' \
+  --benchmark_format=json --benchmark_out="$TMP/ml.json" >/dev/null 2>&1
+RECONBENCH_THREADS=1 "$BUILD/bench/bench_ml" --benchmark_filter='^BM_VarNetTrainStep' \
+  --benchmark_format=json --benchmark_out="$TMP/ml_vtrain.json" >/dev/null 2>&1
 read -r pu pv pt < <(RECONBENCH_THREADS=1 /usr/bin/python3 "$SRC/bench/ml_peer.py" | tail -1)
-/usr/bin/python3 - "$TMP/ml.json" "$pu" "$pv" "$pt" <<'PYEOF'
+read -r pvt prss < <(RECONBENCH_THREADS=1 /usr/bin/python3 "$SRC/bench/ml_peer.py" varnet_train | tail -1)
+/usr/bin/python3 - "$TMP/ml.json" "$TMP/ml_vtrain.json" "$pu" "$pv" "$pt" "$pvt" "$prss" <<'PYEOF'
 import json, sys
-d = {b["name"].split("/")[0]: b["real_time"] for b in json.load(open(sys.argv[1]))["benchmarks"]}
-peer = dict(zip(["BM_UnetInference", "BM_VarNetInference", "BM_UnetTrainStep"], map(float, sys.argv[2:5])))
+bs = json.load(open(sys.argv[1]))["benchmarks"] + json.load(open(sys.argv[2]))["benchmarks"]
+d = {b["name"].split("/")[0]: b for b in bs}
+peer = dict(zip(["BM_UnetInference", "BM_VarNetInference", "BM_UnetTrainStep", "BM_VarNetTrainStep"],
+                map(float, sys.argv[3:7])))
 for k, label in [("BM_UnetInference", "U-Net inference, 320x320"),
                  ("BM_VarNetInference", "VarNet 12 cascades inference, 8 coils 320x320"),
-                 ("BM_UnetTrainStep", "U-Net training step")]:
-    print(f"{label:48s} reconbench {d[k]:8.0f} ms   PyTorch {peer[k]:8.0f} ms   ratio {d[k]/peer[k]:5.2f}")
+                 ("BM_UnetTrainStep", "U-Net training step"),
+                 ("BM_VarNetTrainStep", "VarNet 12 cascades training step, 8 coils 320x320")]:
+    t = d[k]["real_time"]
+    print(f"{label:52s} reconbench {t:8.0f} ms   PyTorch {peer[k]:8.0f} ms   ratio {t/peer[k]:5.2f}")
+v = d["BM_VarNetTrainStep"]
+print(f"{'VarNet training: slices/s, peak RSS':52s} reconbench {1e3 / v['real_time']:.3f} sl/s "
+      f"{v['peak_rss_mib']:.0f} MiB   PyTorch {1e3 / peer['BM_VarNetTrainStep']:.3f} sl/s "
+      f"{float(sys.argv[7]):.0f} MiB   speed {peer['BM_VarNetTrainStep'] / v['real_time']:.2f}x")
 PYEOF
