@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 
+#include "reconbench/ml/allocator.hpp"
 #include "reconbench/ml/models.hpp"
 
 using namespace rb::ml;
@@ -69,6 +70,7 @@ void BM_UnetTrainStep(benchmark::State& st) {
 }
 void BM_VarNetTrainStep(benchmark::State& st) {
   torch::set_num_threads(threads());
+  keep_freed_memory();  // as `reconbench train` does
   torch::manual_seed(0);
   VarNet net;
   SSIMLoss loss_fn;

@@ -13,6 +13,7 @@
 #include "reconbench/core/fs.hpp"
 #include "reconbench/core/parallel.hpp"
 #include "reconbench/fft/transforms.hpp"
+#include "reconbench/ml/allocator.hpp"
 #include "reconbench/ml/infer.hpp"
 #include "reconbench/ml/model_input.hpp"
 #include "reconbench/recon/vendor.hpp"
@@ -228,6 +229,7 @@ std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind, const 
              ": --weights FILE is required (no shipped weights at ", weights.string(), ")");
   }
   torch::set_num_threads(std::max(1, rb::num_threads()));
+  keep_freed_memory();
   Model model = Model::load(weights);
   RB_CHECK(model_kind_name(model.spec().kind) == kind, "weights ", weights.string(), " hold a ",
            model_kind_name(model.spec().kind), " model, not ", kind);

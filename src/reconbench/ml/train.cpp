@@ -13,6 +13,7 @@
 #include "reconbench/core/fs.hpp"
 #include "reconbench/core/parallel.hpp"
 #include "reconbench/core/progress.hpp"
+#include "reconbench/ml/allocator.hpp"
 #include "reconbench/ml/checkpoint.hpp"
 #include "reconbench/ml/curve.hpp"
 #include "reconbench/ml/dist.hpp"
@@ -286,6 +287,7 @@ TrainResult train_model(const TrainOptions& o) {
   (void)MaskFunc(masks);  // UserError on inconsistent mask options, before any work
 
   torch::set_num_threads(std::max(1, rb::num_threads()));
+  keep_freed_memory();
   const torch::Device device = parse_device(o.device);
   Dist dist(o.dist);
   const bool lead = dist.rank() == 0;
