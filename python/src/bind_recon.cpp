@@ -174,7 +174,7 @@ void bind_recon(py::module_& m) {
       "learned"_a = true,
       "{name: {'help', 'params': [{'key', 'type', 'default', 'help'}]}} of the reconstruction "
       "methods, as `reconbench recon --list-methods` (learned=True loads the LibTorch plugin "
-      "to list unet/varnet too).");
+      "to list the learned methods too).");
   m.def(
       "espirit",
       [](const py::handle& kspace, int64_t kernel, int64_t calib, float threshold, int64_t maps,

@@ -1,7 +1,8 @@
 // The binding's one dependence on ml/: the learned methods live in libreconbench_ml.so (ml/
 // + LibTorch) beside the extension, loaded with dlopen the first time a method the registry
-// does not know is asked for; its entry point registers unet/varnet with the recon-method
-// registry (recon/method.hpp), through which they are then reached like any other method.
+// does not know is asked for; its entry point registers the learned methods (unet, varnet,
+// unet-grappa, varnet-grappa) with the recon-method registry (recon/method.hpp), through
+// which they are then reached like any other method.
 // Importing reconbench or running classical methods never maps LibTorch.
 #pragma once
 

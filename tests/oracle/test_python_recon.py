@@ -118,7 +118,8 @@ class ReconAgainstCli(unittest.TestCase):
         listing = run("recon", "--list-methods").stdout
         methods = rb.methods()
         self.assertEqual(sorted(methods), ["cs-tv", "cs-wavelet", "grappa", "sense", "unet",
-                                           "varnet", "zero-filled"])
+                                           "unet-grappa", "varnet", "varnet-grappa",
+                                           "zero-filled"])
         self.assertIn("iter", [p["key"] for p in methods["sense"]["params"]])
         for name, m in methods.items():
             self.assertIn(f"`{name}`", listing)

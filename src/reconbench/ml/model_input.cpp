@@ -1,5 +1,7 @@
 #include "reconbench/ml/model_input.hpp"
 
+#include <cmath>
+
 #include "reconbench/core/error.hpp"
 #include "reconbench/fft/transforms.hpp"
 #include "reconbench/recon/grappa.hpp"
@@ -21,6 +23,17 @@ torch::Tensor normalise(const Array<float>& img, double mean, double std, int64_
   return ((array_to_tensor(img.view()) - mean) / (std + 1e-11)).view({1, 1, h, w});
 }
 
+// Whether the readout must be resampled to the format's `oversampling` x recon width: only
+// when the header gives recon_x (without it the data's form is unknown and the k-space is
+// used as it is, as fastMRI's models do) and the data's own oversampling, read / recon_x
+// rounded, differs (GE-like read = recon_x is padded for a 2x model; Siemens-like read >=
+// 1.5 recon_x is kept for a 2x model and cropped for a 1x one).
+bool resample_readout(int64_t read, const IsmrmrdInfo* header, int64_t oversampling) {
+  if (!header || header->recon_x <= 0) return false;
+  const auto own = std::llround(static_cast<double>(read) / static_cast<double>(header->recon_x));
+  return own != oversampling;
+}
+
 }  // namespace
 
 ModelInput make_model_input(const ModelSpec& spec, const SliceInput& in, bool normalize,
@@ -30,7 +43,8 @@ ModelInput make_model_input(const ModelSpec& spec, const SliceInput& in, bool no
            in.mask.size(), " differs from the k-space phase size ", in.kspace.dim(2));
   recon::VendorOptions vo;
   vo.enabled = true;
-  vo.readout = normalize;
+  vo.readout = normalize && resample_readout(in.kspace.dim(1), in.header,
+                                             spec.input.readout_oversampling);
   vo.readout_oversampling = spec.input.readout_oversampling;
   vo.intensity = normalize && spec.input.intensity;
   vo.virtual_coils = virtual_coils >= 0 ? virtual_coils : spec.input.virtual_coils;

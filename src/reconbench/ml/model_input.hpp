@@ -3,8 +3,9 @@
 // that the format (spec.hpp InputFormat) and the GRAPPA initialisation can never differ
 // between the two.
 //
-//   slice [coil read phase] --normalize_slice (readout -> r x recon width, SVD coils -> K,
-//   intensity x scale)--> k [K H W] --kind-->
+//   slice [coil read phase] --normalize_slice (readout -> r x recon width when the header's
+//   recon_x shows another oversampling, SVD coils -> K, intensity x scale)--> k [K H W]
+//   --kind-->
 //     unet:           zero-filled RSS crop (h, w), normalised: (x - mean) / std, clamp +-6
 //     unet-grappa:    [GRAPPA RSS, zero-filled RSS] (h, w), normalised by the GRAPPA image's
 //                     mean/std; output = GRAPPA + U-Net residual (zero at initialisation)

@@ -166,7 +166,6 @@ Step prepare_step(const SampleSource& src, const ModelSpec& spec, MaskFuncOption
   in.kspace = t.kspace.view();
   in.mask = applied;
   in.num_low_frequencies = m.num_low_frequencies;
-  in.acceleration = m.acceleration;
   in.header = header;
   const int64_t th = t.target.dim(0), tw = t.target.dim(1);
   in.crop_h = W < tw ? W : th;  // fastMRI's FLAIR-203 rule
