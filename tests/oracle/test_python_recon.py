@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Oracle: reconbench.recon against `reconbench recon` on the same simulated test files
-(bit-identical volumes for sense, zero-filled, grappa, cs-wavelet and the learned unet, which
-loads the LibTorch plugin; classical methods never map LibTorch); fft2c/ifft2c/rss against
-numpy with fastMRI's conventions; espirit against `bart ecalib`; read_fastmri/write_fastmri
-against h5py; a SIGINT stops a long reconstruction with KeyboardInterrupt.
+(bit-identical volumes for sense, zero-filled, grappa, cs-wavelet and the learned unet,
+varnet, unet-grappa and varnet-grappa, which load the LibTorch plugin; classical methods
+never map LibTorch); fft2c/ifft2c/rss against numpy with fastMRI's conventions; espirit
+against `bart ecalib`; read_fastmri/write_fastmri against h5py; a SIGINT stops a long
+reconstruction with KeyboardInterrupt.
 """
 import glob
 import os
@@ -91,6 +92,18 @@ class ReconAgainstCli(unittest.TestCase):
     def test_learned_methods_equal_the_cli(self):
         self.check_method("unet", weights=UNET)
         self.check_method("varnet")  # default weights: models/varnet_small.pt
+
+    def test_grappa_initialised_methods_equal_the_cli(self):
+        # weights of one tiny training step on the simulator (no shipped weights for these)
+        for kind in ("unet-grappa", "varnet-grappa"):
+            out = os.path.join(Data.get().tmp.name, "train_" + kind)
+            run("train", "--model", kind, "--data", "sim:ci:3", "--out", out, "--max-steps", "1",
+                "--epochs", "1", "--epoch-steps", "1", "--chans", "4", "--pools", "1",
+                "--cascades", "1", "--sens-chans", "2", "--sens-pools", "1",
+                "--max-val-files", "1", "--sim-block", "1")
+            weights = os.path.join(out, "model.pt")
+            self.check_method(kind, weights=weights)
+            self.check_method(kind, ["coils=2"], {"coils": 2}, weights=weights)
 
     def test_single_slice_and_fastmri_mask_shape(self):
         v = rb.read_fastmri(Data.get().files[0])

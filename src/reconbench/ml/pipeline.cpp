@@ -208,8 +208,9 @@ recon::ParamTable<LearnedParams> learned_param_table() {
   return recon::ParamTable<P>(
       {RB_PARAM(P, "device", device, "torch device: cpu, cuda or cuda:N"),
        RB_PARAM(P, "normalize", normalize,
-                "vendor normalisation of the input (VarNet: GE-like readouts zero-padded to 2x "
-                "the recon width, as the training data)"),
+                "bring the input to the model's input format (model.json): readout to its "
+                "oversampling x the recon width when the header shows another, intensity "
+                "scale if the format has it"),
        RB_PARAM(P, "coils", coils,
                 "virtual coils K of the input (SVD coil compression; 0 = all coils, -1 = the "
                 "model's input format, model.json)")});
