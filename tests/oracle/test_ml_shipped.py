@@ -1,4 +1,5 @@
-"""Shipped weights (models/unet_small.pt, models/varnet_small.pt) beat zero-filled SSIM on
+"""Shipped weights (models/unet_small.pt, models/varnet_small.pt, models/unet-grappa_small.pt)
+beat zero-filled SSIM (and the GRAPPA-initialised U-Net beats GRAPPA, issue 18) on
 held-out simulated test files: a fresh `reconbench simulate --profile ci` with a seed the
 weights never saw, `reconbench recon` with each method, SSIM computed here with numpy exactly
 as fastMRI's evaluate.py (crop to (W_t, W_t), 7x7 box window, sample covariance, data range =
@@ -64,10 +65,10 @@ def main():
     results = {}
     for split in ("multicoil_test", "transfer_challenge"):
         gt = os.path.join(data, "ground_truth", split)
-        for method in ("zero-filled", "unet", "varnet"):
+        for method in ("zero-filled", "grappa", "unet", "varnet", "unet-grappa"):
             args = ["recon", "--method", method, os.path.join(data, split), "--out",
                     os.path.join(tmp, split, method)]
-            if method != "zero-filled":
+            if method not in ("zero-filled", "grappa"):
                 args += ["--weights", os.path.join(SRC, "models", f"{method}_small.pt")]
             run(*args)
             results[(split, method)] = score(gt, os.path.join(tmp, split, method))
@@ -75,10 +76,12 @@ def main():
                   f"({results[(split, method)][1]} volumes)")
     for split in ("multicoil_test", "transfer_challenge"):
         zf = results[(split, "zero-filled")][0]
-        for method in ("unet", "varnet"):
+        for method in ("unet", "varnet", "unet-grappa"):
             got = results[(split, method)][0]
             assert got > zf + 0.01, f"{split}: {method} SSIM {got:.4f} does not beat zero-filled {zf:.4f}"
-    print("shipped weights beat zero-filled")
+        grappa, ug = results[(split, "grappa")][0], results[(split, "unet-grappa")][0]
+        assert ug > grappa + 0.01, f"{split}: unet-grappa SSIM {ug:.4f} does not beat GRAPPA {grappa:.4f} by 0.01"
+    print("shipped weights beat zero-filled; unet-grappa beats GRAPPA")
 
 
 if __name__ == "__main__":
