@@ -12,11 +12,11 @@
 #include <map>
 
 #include "common.hpp"
-#include "ml_plugin.hpp"
 #include "reconbench/core/parallel.hpp"
 #include "reconbench/core/progress.hpp"
 #include "reconbench/fft/fft.hpp"
 #include "reconbench/fft/transforms.hpp"
+#include "reconbench/ml/loader.hpp"
 #include "reconbench/recon/espirit.hpp"
 #include "reconbench/recon/method.hpp"
 #include "reconbench/recon/run.hpp"
@@ -41,15 +41,6 @@ std::map<std::string, std::string> method_params(const py::kwargs& kw) {
     }
   }
   return out;
-}
-
-// The registry's method; a name it does not know loads the learned methods' plugin first.
-std::unique_ptr<rb::ReconMethod> make_method(const std::string& name,
-                                             const rb::ReconMethodConfig& cfg) {
-  bool known = false;
-  for (const auto& info : rb::recon_methods()) known = known || info.name == name;
-  if (!known && !ml_plugin_loaded()) load_ml_plugin();
-  return rb::make_recon_method(name, cfg);
 }
 
 py::array recon(const std::string& method, const py::handle& kspace, const py::handle& mask,
@@ -80,7 +71,7 @@ py::array recon(const std::string& method, const py::handle& kspace, const py::h
   vol.num_low_frequency = num_low_frequency;
   vol.name = "recon: kspace";
   auto img = run_released([&] {
-    auto m = make_method(method, cfg);
+    auto m = rb::make_recon_method(method, cfg);
     std::optional<rb::Progress> bar;
     rb::RunOptions o;
     if (progress) o.progress = &bar.emplace("recon " + method, kv.dim(0), "slice");
@@ -147,6 +138,7 @@ py::array centred_fft(const py::handle& x, const char* fn) {
 void bind_recon(py::module_& m) {
   using namespace pybind11::literals;
   rb::register_classical_methods();
+  rb::ml::register_learned_methods();  // torch-free; building one loads the LibTorch module
   m.def("recon", &recon, "method"_a, "kspace"_a, "mask"_a = py::none(), "header"_a = py::none(),
         py::kw_only(), "weights"_a = "", "num_low_frequency"_a = 0, "progress"_a = false,
         "Reconstruct undersampled k-space [slice coil read phase] (zeros where unsampled) "
@@ -160,9 +152,9 @@ void bind_recon(py::module_& m) {
   m.def(
       "methods",
       [](bool learned) {
-        if (learned) load_ml_plugin();
         py::dict d;
         for (const auto& info : rb::recon_methods()) {
+          if (!learned && rb::ml::is_learned_method(info.name)) continue;
           py::list params;
           for (const auto& p : info.params)
             params.append(py::dict("key"_a = p.key, "type"_a = p.type,
@@ -173,8 +165,8 @@ void bind_recon(py::module_& m) {
       },
       "learned"_a = true,
       "{name: {'help', 'params': [{'key', 'type', 'default', 'help'}]}} of the reconstruction "
-      "methods, as `reconbench recon --list-methods` (learned=True loads the LibTorch plugin "
-      "to list the learned methods too).");
+      "methods, as `reconbench recon --list-methods` (learned=False: the classical ones only). "
+      "Listing never loads LibTorch.");
   m.def(
       "espirit",
       [](const py::handle& kspace, int64_t kernel, int64_t calib, float threshold, int64_t maps,

@@ -140,17 +140,26 @@ class ReconAgainstCli(unittest.TestCase):
                 self.assertIn(f"`{p['key']}={p['default']}` ({p['type']})", listing, name)
 
     def test_classical_methods_do_not_map_libtorch(self):
+        # Classical methods, metrics and the method listing (learned ones included, as the
+        # CLI's --list-methods) leave LibTorch unmapped; building a learned method maps it.
         f = Data.get().files[0]
-        code = ("import reconbench as rb; v = rb.read_fastmri(%r); "
-                "rb.recon('sense', v['kspace'], v['mask'], header=v['ismrmrd_header'], iter=2); "
-                "rb.ssim(np.ones((1, 8, 8)), np.ones((1, 8, 8))); rb.methods(learned=False); "
-                "before = 'libtorch' in open('/proc/self/maps').read(); "
-                "rb.methods(); after = 'libtorch' in open('/proc/self/maps').read(); "
-                "print(before, after)") % f
-        p = subprocess.run([sys.executable, "-c", "import numpy as np; " + code],
+        code = ("import reconbench as rb; v = rb.read_fastmri(%r)\n"
+                "rb.recon('sense', v['kspace'], v['mask'], header=v['ismrmrd_header'], iter=2)\n"
+                "rb.ssim(np.ones((1, 8, 8)), np.ones((1, 8, 8)))\n"
+                "classical, listed = rb.methods(learned=False), rb.methods()\n"
+                "torch = lambda: 'libtorch' in open('/proc/self/maps').read()\n"
+                "before = torch()\n"
+                "try:\n"
+                "    rb.recon('unet', np.zeros((1, 2, 32, 32), np.complex64), weights='/none.pt')\n"
+                "except ValueError:\n"
+                "    pass\n"
+                "print(','.join(sorted(classical)), 'unet-grappa' in listed, before, torch())\n"
+                ) % f
+        p = subprocess.run([sys.executable, "-c", "import numpy as np\n" + code],
                            capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertEqual(p.stdout.split(), ["False", "True"])
+        self.assertEqual(p.stdout.split(), ["cs-tv,cs-wavelet,grappa,sense,zero-filled", "True",
+                                            "False", "True"])
 
     def test_a_missing_plugin_is_a_clear_error(self):
         pkg = os.path.dirname(rb.__file__)

@@ -1,8 +1,9 @@
-// reconbench convert-weights: fastMRI PyTorch state_dict -> reconbench weights (ml/infer.hpp).
+// reconbench convert-weights: fastMRI PyTorch state_dict -> reconbench weights (ml/infer.hpp,
+// through the LibTorch module).
 #include <cstdio>
 
 #include "reconbench/cli/command.hpp"
-#include "reconbench/ml/infer.hpp"
+#include "reconbench/ml/loader.hpp"
 
 namespace {
 
@@ -19,7 +20,7 @@ struct ConvertCmd final : rb::cli::Command {
                    "varnet. or unet.)");
   }
   int run() override {
-    auto r = rb::ml::convert_state_dict(in, out, prefix);
+    auto r = rb::ml::module().convert(in, out, prefix);
     std::printf("%s: %lld tensors, %lld parameters -> %s\n%s\n", r.model.c_str(),
                 static_cast<long long>(r.tensors), static_cast<long long>(r.parameters),
                 out.c_str(), r.spec_json.c_str());

@@ -12,7 +12,7 @@
 #include "reconbench/core/error.hpp"
 #include "reconbench/core/fs.hpp"
 #include "reconbench/core/parallel.hpp"
-#include "reconbench/ml/register.hpp"
+#include "reconbench/ml/loader.hpp"
 #include "reconbench/recon/run.hpp"
 #include "reconbench/report/reader_panel.hpp"
 #include "reconbench/report/report.hpp"
@@ -209,7 +209,7 @@ struct DemoCmd final : rb::cli::Command {
     root = fs::absolute(out), results = root / "results";
     rb::install_interrupt_handler();
     rb::register_classical_methods();
-    rb::register_ml_methods();
+    rb::ml::register_learned_methods();
     user_params = rb::parse_method_params(params);  // bad specs are refused before any work
     fs::create_directories(results);
     std::fprintf(stderr, "[demo] output %s, profile %s, seed %llu, %d threads\n", root.c_str(),

@@ -7,7 +7,7 @@
 #include "reconbench/core/error.hpp"
 #include "reconbench/core/fs.hpp"
 #include "reconbench/core/parallel.hpp"
-#include "reconbench/ml/register.hpp"
+#include "reconbench/ml/loader.hpp"
 #include "reconbench/recon/method.hpp"
 #include "reconbench/recon/run.hpp"
 
@@ -61,7 +61,7 @@ struct ReconCmd final : rb::cli::Command {
 
   int run() override {
     rb::register_classical_methods();
-    rb::register_ml_methods();
+    rb::ml::register_learned_methods();
     if (list) {
       std::cout << rb::recon_method_reference();
       return 0;
@@ -115,7 +115,7 @@ const rb::cli::Registrar reg(
     [] { return std::make_unique<ReconCmd>(); },
     [] {
       rb::register_classical_methods();
-      rb::register_ml_methods();
+      rb::ml::register_learned_methods();
       return rb::recon_method_reference();
     });
 

@@ -1,10 +1,10 @@
-// reconbench train: learned reconstruction training through LibTorch (ml/train.hpp).
+// reconbench train: learned reconstruction training (ml/train.hpp, through the LibTorch module).
 #include <cstdio>
 #include <sstream>
 
 #include "reconbench/cli/command.hpp"
 #include "reconbench/core/error.hpp"
-#include "reconbench/ml/train.hpp"
+#include "reconbench/ml/loader.hpp"
 
 namespace {
 
@@ -170,7 +170,7 @@ struct TrainCmd final : rb::cli::Command {
     if (o.max_train_slices) cmd << " --max-train-slices " << o.max_train_slices;
     if (o.max_val_files) cmd << " --max-val-files " << o.max_val_files;
     o.command_line = cmd.str();
-    auto r = rb::ml::train_model(o);
+    auto r = rb::ml::module().train(o);
     if (o.dist.rank == 0) {
       std::printf("weights: %s\n", r.weights.string().c_str());
       for (const auto& e : r.history)

@@ -1,33 +1,21 @@
-// Learned reconstruction methods and the weights converter, torch-free interface (the CLI
-// includes this; the implementation lives in pipeline.cpp).
+// Learned reconstruction methods and the weights converter: torch-free declarations of
+// functions implemented with LibTorch (pipeline.cpp), reached from torch-free code through
+// the module loader (loader.hpp).
 #pragma once
 
 #include <filesystem>
 #include <memory>
 #include <string>
 
+#include "reconbench/ml/learned.hpp"
 #include "reconbench/recon/method.hpp"
 
 namespace rb::ml {
 
-// The learned methods' parameters (--param), declared once: to add one, give it a member
-// with its default here, a row in learned_param_table() (pipeline.cpp) and use it in
-// make_learned_method.
-struct LearnedParams {
-  std::string device = "cpu";  // cpu | cuda | cuda:N
-  // Vendor normalisation of the input to the model's input format (spec.hpp InputFormat:
-  // readout oversampling, intensity). On by default for the learned methods, which were
-  // trained on that format only; the classical methods, which need none, default to off.
-  bool normalize = true;
-  // Virtual coils K (SVD coil compression, recon/coil_compress): -1 = the model's input
-  // format (model.json), 0 = all coils.
-  int64_t coils = -1;
-};
-recon::ParamTable<LearnedParams> learned_param_table();
-
 // `recon --method unet|varnet|unet-grappa|varnet-grappa --weights FILE`: loads FILE
 // (+ FILE.json) once; slices run one at a time (parallel_slices() = false) with torch
-// intra-op threads = rb::num_threads(). cfg.params are parsed with learned_param_table().
+// intra-op threads = rb::num_threads(). cfg.params are parsed with learned_param_table()
+// (learned.hpp).
 std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind,
                                                  const ReconMethodConfig& cfg);
 std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind, const LearnedParams& p,

@@ -203,19 +203,6 @@ std::unique_ptr<ReconMethod> model_method(Model& model, bool vendor_normalize) {
                                          vendor_normalize, /*coils=*/-1);
 }
 
-recon::ParamTable<LearnedParams> learned_param_table() {
-  using P = LearnedParams;
-  return recon::ParamTable<P>(
-      {RB_PARAM(P, "device", device, "torch device: cpu, cuda or cuda:N"),
-       RB_PARAM(P, "normalize", normalize,
-                "bring the input to the model's input format (model.json): readout to its "
-                "oversampling x the recon width when the header shows another, intensity "
-                "scale if the format has it"),
-       RB_PARAM(P, "coils", coils,
-                "virtual coils K of the input (SVD coil compression; 0 = all coils, -1 = the "
-                "model's input format, model.json)")});
-}
-
 std::unique_ptr<ReconMethod> make_learned_method(const std::string& kind,
                                                  const ReconMethodConfig& cfg) {
   return make_learned_method(kind, learned_param_table().parse(cfg.params, kind), cfg.weights);

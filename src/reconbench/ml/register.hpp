@@ -1,5 +1,7 @@
-// Registers the learned reconstruction methods (unet, varnet) with the recon-method
-// registry of recon/method.hpp. Called explicitly by the CLI.
+// Registers the learned reconstruction methods (learned.hpp) with the recon-method registry
+// of recon/method.hpp, built directly by this library (LibTorch linked in: tests,
+// benchmarks). Torch-free front ends call ml::register_learned_methods() (loader.hpp)
+// instead, which builds them through the module.
 #pragma once
 
 namespace rb {

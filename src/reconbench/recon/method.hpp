@@ -38,7 +38,9 @@ class ReconMethod {
 // Registry so that the front ends find methods by name without knowing their modules; each
 // module exposes a registration function called explicitly by the CLI (static registrars
 // would be dropped from static libraries): recon/ register_classical_methods() (zero-filled,
-// grappa, sense, cs-wavelet, cs-tv), ml/ register_ml_methods() (unet, varnet). A method
+// grappa, sense, cs-wavelet, cs-tv), ml/ register_learned_methods() (unet, varnet,
+// unet-grappa, varnet-grappa; torch-free, built through the LibTorch plugin, ml/loader.hpp;
+// register_ml_methods() builds them directly where LibTorch is linked). A method
 // declares its parameters once, as a recon::ParamTable (params.hpp) over its options struct;
 // the table parses `--param key=value`, and documents the keys for --list-methods and
 // docs/commands.md.
