@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LibTorch is mapped only by the commands that need it (ml/loader.hpp): the executable has no
 # LibTorch among its needed libraries; info, mask, undersample, recon (classical), eval,
-# validate and validate-child run on simulated challenge data without loading any LibTorch
+# validate, validate-child and serve run on simulated challenge data without loading any LibTorch
 # library (the dynamic loader's own list, LD_DEBUG=files, which includes dlopen); the learned
 # methods load libreconbench_ml.so and LibTorch and reconstruct; without the module beside
 # the executable they fail with one line naming it.
@@ -65,6 +65,19 @@ rm -f "$WORK"/ld.*
 [ -n "$child" ] || fail "validate-child: LD_DEBUG listed nothing"
 if echo "$child" | grep -E "$TORCH_RE"; then fail "validate-child mapped LibTorch"; fi
 echo "ok: validate-child maps no LibTorch"
+
+# serve runs without LibTorch (its validators are validate-child processes, above): its
+# mappings once it listens.
+"$RB" --threads 1 serve --data data --db sqlite:serve.sqlite --port 0 --port-file port \
+  >serve.log 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do [ -s port ] && break; sleep 0.1; done
+[ -s port ] || fail "serve did not start"
+code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$(cat port)/")
+[ "$code" = 200 ] || fail "serve answered $code"
+grep -q 'libc.so' "/proc/${PIDS[-1]}/maps" || fail "serve: cannot read its mappings"
+if grep -E "$TORCH_RE" "/proc/${PIDS[-1]}/maps"; then fail "serve mapped LibTorch"; fi
+echo "ok: serve maps no LibTorch"
 
 # The learned methods load the module (and LibTorch) and reconstruct.
 libs=$(mapped recon --method unet --weights "$RECONBENCH_SOURCE_DIR/models/unet_small.pt" \
