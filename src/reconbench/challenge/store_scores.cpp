@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <random>
+#include <string>
 
 #include "reconbench/challenge/crypto.hpp"
 #include "reconbench/challenge/store.hpp"
@@ -144,9 +145,7 @@ nlohmann::json Store::leaderboard(const std::string& phase_name, const std::stri
     if (!per_volume.empty() && row.size() != per_volume[0].size()) comparable = false;
     per_volume.push_back(std::move(row));
   }
-  eval::BootstrapOptions bo;
-  bo.resamples = 1000;
-  bo.seed = 20202;
+  const eval::BootstrapOptions bo;  // the one bootstrap rule (eval's B and seed)
   std::vector<double> p_first;
   if (comparable) p_first = eval::probability_rank_first(per_volume, true, bo);
   nlohmann::json entries = nlohmann::json::array(), base = nlohmann::json::array();
@@ -171,8 +170,10 @@ nlohmann::json Store::leaderboard(const std::string& phase_name, const std::stri
           {"higher_is_better", {{"ssim", true}, {"ssim_masked", true}, {"psnr", true}, {"nmse", false}}},
           {"interval_labels", {{"quantile_interval", eval::kQuantileIntervalLabel},
                                {"bootstrap_ci", eval::kBootstrapLabel}}},
-          {"rank_uncertainty", "P(rank = 1): volume bootstrap (B = 1000); tied with #1: paired "
-                               "bootstrap 95% CI of the SSIM difference to #1 includes 0"},
+          {"rank_uncertainty", "P(rank = 1): volume bootstrap (B = " + std::to_string(bo.resamples) +
+                                   ", seed " + std::to_string(bo.seed) +
+                                   "); tied with #1: paired bootstrap 95% CI of the SSIM difference "
+                                   "to #1 includes 0"},
           {"entries", entries},
           {"baselines", base}};
 }

@@ -36,9 +36,9 @@ double quantile(std::span<const double> v, double p);
 Interval quantile_interval(std::span<const double> v, double lo = 0.025, double hi = 0.975);
 
 // The one bootstrap configuration: `reconbench eval`, the challenge's scores (server,
-// workers, demo) and the report all use these defaults, so a CI printed anywhere is the CI
-// stored with a score. B = 2000 keeps the Monte Carlo error of the 2.5/97.5 % quantiles
-// small beside the interval widths of tens of volumes.
+// workers, demo), the leaderboard's rank uncertainty and the report all use these defaults,
+// so a CI printed anywhere is the CI stored with a score. B = 2000 keeps the Monte Carlo
+// error of the 2.5/97.5 % quantiles small beside the interval widths of tens of volumes.
 struct BootstrapOptions {
   int64_t resamples = 2000;  // B
   uint64_t seed = 20201;
