@@ -93,6 +93,15 @@ TissueAtlas make_procedural_atlas(uint64_t seed = 1, double spacing = 1.5);
 const TissueAtlas& cached_atlas(const std::filesystem::path& dir = {}, bool allow_fallback = true);
 const TissueAtlas& cached_procedural_atlas();
 
+// Cubic Hermite step: 0 for x <= lo, 1 for x >= hi, t^2 (3 - 2 t) with t = (x - lo) / (hi - lo)
+// between (the simulator's soft tissue boundaries and weights).
+inline double smoothstep(double x, double lo, double hi) {
+  if (x <= lo) return 0;
+  if (x >= hi) return 1;
+  const double t = (x - lo) / (hi - lo);
+  return t * t * (3 - 2 * t);
+}
+
 // 3-D Euclidean distance (in voxels) from every voxel to the nearest voxel where mask != 0
 // (Felzenszwalb-Huttenlocher separable transform). mask [z y x].
 std::vector<float> distance_transform(const std::vector<uint8_t>& mask, int64_t nx, int64_t ny,

@@ -16,13 +16,6 @@ constexpr double kTextureK0 = 1.0 / 15;  // cycles/mm
 constexpr double kFoldK0 = 0.5, kFoldBeta = 3.0;
 constexpr double kPhaseK0 = 0.1, kPhaseBeta = 3.0;
 
-inline double smoothstep(double x, double lo, double hi) {
-  if (x <= lo) return 0;
-  if (x >= hi) return 1;
-  const double t = (x - lo) / (hi - lo);
-  return t * t * (3 - 2 * t);
-}
-
 // Sub-streams of a slice's detail (the last id of each Rng).
 enum DetailStream : uint64_t { kTexture = 1, kFold, kPhaseField, kCortical, kMedullary, kDots, kPvs };
 
