@@ -270,6 +270,142 @@ void check_options(const TrainOptions& o) {
            "--time-limit is for single-process runs (ranks would stop at different steps)");
 }
 
+// The epoch loop of one run: what its steps, checkpoints and validations share.
+struct EpochLoop {
+  const TrainOptions& o;
+  const SampleSource& src;
+  const std::vector<fs::path>& val_files;
+  const MaskFuncOptions& masks;
+  Model& model;
+  torch::optim::Optimizer& opt;
+  std::vector<torch::Tensor>& params;
+  SSIMLoss& ssim_loss;
+  Dist& dist;
+  Prefetcher<Step>& queue;
+  const fs::path& ckpt;
+  const json& identity;
+  Progression& prog;
+  TrainResult& result;
+  const bool l1, lead;
+  const int64_t spe;     // steps per epoch
+  const double base_lr;
+  const Clock::time_point start;
+  Clock::time_point last_ckpt;
+  double zf_ssim = -1, grappa_ssim = -1;  // validation references (computed once)
+  bool refs_known = false;
+
+  void checkpoint(const Progression& p) {
+    if (lead) save_checkpoint(ckpt, model, opt, p, identity);
+    last_ckpt = Clock::now();
+  }
+  // prog with the epoch's seconds so far (t0: when this process started the epoch).
+  Progression snapshot(Clock::time_point t0) const {
+    Progression p = prog;
+    p.epoch_seconds = prog.epoch_seconds + seconds_since(t0);
+    return p;
+  }
+
+  // The remaining steps of `epoch`. Returns true when the time or step limit stopped the run
+  // (after a checkpoint); throws Interrupted after a checkpoint on a signal.
+  bool train_steps(int epoch, Clock::time_point t0) {
+    Progress progress(cat("epoch ", epoch + 1, "/", o.epochs), spe, "slice");
+    if (prog.step > 0) progress.tick(prog.step);
+    const int64_t first_step = prog.step;
+    bool stopped = false;
+    for (int64_t step = prog.step; step < spe; ++step) {
+      if (interrupted()) {
+        checkpoint(snapshot(t0));
+        if (lead) std::fprintf(stderr, "checkpoint written to %s; continue with --resume\n", ckpt.c_str());
+        throw Interrupted();
+      }
+      if ((o.time_limit_s > 0 && seconds_since(start) >= o.time_limit_s) ||
+          (o.max_steps > 0 && static_cast<int64_t>(epoch) * spe + step >= o.max_steps)) {
+        stopped = true;
+        break;
+      }
+      Step s;
+      try {
+        s = queue.next();
+      } catch (const Interrupted&) {
+        checkpoint(snapshot(t0));
+        throw;
+      }
+      opt.zero_grad();
+      torch::Tensor loss = step_loss(model, s, l1, ssim_loss);
+      loss.backward();
+      dist.allreduce_grads(params);
+      opt.step();
+      const double l = loss.item<double>();
+      RB_CHECK(std::isfinite(l), "training diverged (loss ", l, ") at epoch ", epoch + 1,
+               " step ", step + 1, " (", s.what, "); lower --lr");
+      result.last_loss = l;
+      prog.loss_sum += l;
+      prog.step = step + 1;
+      const double rate = static_cast<double>(prog.step - first_step) / std::max(1e-9, seconds_since(t0));
+      progress.tick(1, cat("loss ", fmt(prog.loss_sum / prog.step), " ", fmt(rate, 2), " sl/s"));
+      const bool by_minutes = o.checkpoint_minutes > 0 && seconds_since(last_ckpt) >= 60 * o.checkpoint_minutes;
+      if ((prog.step % o.checkpoint_every == 0 || by_minutes) && prog.step < spe) checkpoint(snapshot(t0));
+    }
+    progress.done();
+    if (stopped) checkpoint(snapshot(t0));
+    return stopped;
+  }
+
+  // After the steps of `epoch` (learning rate lr): validation (lead rank), the epoch's record,
+  // outputs and checkpoint.
+  void end_epoch(int epoch, double lr, Clock::time_point t0) {
+    EpochRecord rec;
+    rec.epoch = epoch + 1;
+    rec.step = static_cast<int64_t>(epoch + 1) * spe;
+    rec.train_loss = prog.loss_sum / std::max<int64_t>(1, prog.step);
+    rec.lr = lr;
+    rec.seconds = prog.epoch_seconds + seconds_since(t0);
+    rec.slices_per_second = static_cast<double>(spe * dist.world()) / rec.seconds;
+    if (lead && !val_files.empty()) {
+      ValResult v;
+      try {
+        v = validate(model, val_files, masks, !refs_known);
+      } catch (const Interrupted&) {
+        checkpoint(snapshot(t0));  // steps done, validation pending
+        throw;
+      }
+      if (!refs_known) refs_known = true, zf_ssim = v.ssim_zero_filled, grappa_ssim = v.ssim_grappa;
+      rec.val_ssim = v.ssim;
+      rec.val_ssim_zero_filled = zf_ssim;
+      rec.val_ssim_grappa = grappa_ssim;
+    }
+    if (lead)
+      std::fprintf(stderr, "epoch %d/%d: loss %.4f, val SSIM %.4f (zero-filled %.4f, GRAPPA "
+                   "%.4f), %.1f s, %.2f slices/s\n", rec.epoch, o.epochs, rec.train_loss,
+                   rec.val_ssim, rec.val_ssim_zero_filled, rec.val_ssim_grappa, rec.seconds,
+                   rec.slices_per_second);
+    prog.history.push_back(rec);
+    prog.epoch = epoch + 1;
+    prog.step = 0;
+    prog.loss_sum = 0;
+    prog.epoch_seconds = 0;
+    if (lead) write_outputs(o, model, src, prog.history, base_lr, static_cast<int64_t>(prog.epoch) * spe);
+    checkpoint(prog);
+    dist.barrier();
+  }
+
+  // Epochs from prog onwards (StepLR schedule); returns true when stopped at a limit.
+  bool run() {
+    for (const auto& r : prog.history)
+      zf_ssim = r.val_ssim_zero_filled, grappa_ssim = r.val_ssim_grappa;
+    refs_known = !prog.history.empty() && zf_ssim >= 0;
+    for (int epoch = prog.epoch; epoch < o.epochs; ++epoch) {
+      const double lr = base_lr * std::pow(o.lr_gamma, epoch / o.lr_step_size);  // StepLR
+      for (auto& g : opt.param_groups()) g.options().set_lr(lr);
+      model.train(true);
+      const auto t0 = Clock::now();
+      if (train_steps(epoch, t0)) return true;
+      end_epoch(epoch, lr, t0);
+    }
+    return false;
+  }
+};
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
@@ -319,10 +455,6 @@ TrainResult train_model(const TrainOptions& o) {
 
   const int64_t spe = src.epoch_size() / dist.world();  // steps per epoch
   RB_CHECK(spe >= 1, "--data: ", src.epoch_size(), " slices for ", dist.world(), " ranks");
-  double zf_ssim = -1, grappa_ssim = -1;
-  for (const auto& r : prog.history)
-    zf_ssim = r.val_ssim_zero_filled, grappa_ssim = r.val_ssim_grappa;
-  bool refs_known = !prog.history.empty() && zf_ssim >= 0;
   if (lead)
     std::fprintf(stderr, "training %s (%lld parameters) on %s: %lld steps per epoch, input "
                  "%s readout, %s coils\n", model_kind_name(spec.kind).c_str(),
@@ -337,102 +469,14 @@ TrainResult train_model(const TrainOptions& o) {
       },
       g0, static_cast<int64_t>(o.epochs) * spe, o.data_threads, o.prefetch);
 
-  const auto start = Clock::now();
-  auto last_ckpt = start;
   TrainResult result;
-  bool stopped = false;
-  auto checkpoint = [&](const Progression& p) {
-    if (lead) save_checkpoint(ckpt, model, *opt, p, identity);
-    last_ckpt = Clock::now();
-  };
-  for (int epoch = prog.epoch; epoch < o.epochs && !stopped; ++epoch) {
-    const double lr = base_lr * std::pow(o.lr_gamma, epoch / o.lr_step_size);  // StepLR
-    for (auto& g : opt->param_groups()) g.options().set_lr(lr);
-    model.train(true);
-    Progress progress(cat("epoch ", epoch + 1, "/", o.epochs), spe, "slice");
-    if (prog.step > 0) progress.tick(prog.step);
-    const auto t0 = Clock::now();
-    const int64_t first_step = prog.step;
-    auto epoch_seconds = [&] { return prog.epoch_seconds + seconds_since(t0); };
-    auto snapshot = [&] {
-      Progression p = prog;
-      p.epoch_seconds = epoch_seconds();
-      return p;
-    };
-    for (int64_t step = prog.step; step < spe; ++step) {
-      if (interrupted()) {
-        checkpoint(snapshot());
-        if (lead) std::fprintf(stderr, "checkpoint written to %s; continue with --resume\n", ckpt.c_str());
-        throw Interrupted();
-      }
-      if ((o.time_limit_s > 0 && seconds_since(start) >= o.time_limit_s) ||
-          (o.max_steps > 0 && static_cast<int64_t>(epoch) * spe + step >= o.max_steps)) {
-        stopped = true;
-        break;
-      }
-      Step s;
-      try {
-        s = queue.next();
-      } catch (const Interrupted&) {
-        checkpoint(snapshot());
-        throw;
-      }
-      opt->zero_grad();
-      torch::Tensor loss = step_loss(model, s, l1, ssim_loss);
-      loss.backward();
-      dist.allreduce_grads(params);
-      opt->step();
-      const double l = loss.item<double>();
-      RB_CHECK(std::isfinite(l), "training diverged (loss ", l, ") at epoch ", epoch + 1,
-               " step ", step + 1, " (", s.what, "); lower --lr");
-      result.last_loss = l;
-      prog.loss_sum += l;
-      prog.step = step + 1;
-      const double rate = static_cast<double>(prog.step - first_step) / std::max(1e-9, seconds_since(t0));
-      progress.tick(1, cat("loss ", fmt(prog.loss_sum / prog.step), " ", fmt(rate, 2), " sl/s"));
-      const bool by_minutes = o.checkpoint_minutes > 0 && seconds_since(last_ckpt) >= 60 * o.checkpoint_minutes;
-      if ((prog.step % o.checkpoint_every == 0 || by_minutes) && prog.step < spe) checkpoint(snapshot());
-    }
-    progress.done();
-    if (stopped) {
-      checkpoint(snapshot());
-      break;
-    }
-
-    EpochRecord rec;
-    rec.epoch = epoch + 1;
-    rec.step = static_cast<int64_t>(epoch + 1) * spe;
-    rec.train_loss = prog.loss_sum / std::max<int64_t>(1, prog.step);
-    rec.lr = lr;
-    rec.seconds = epoch_seconds();
-    rec.slices_per_second = static_cast<double>(spe * dist.world()) / rec.seconds;
-    if (lead && !data.val_files.empty()) {
-      ValResult v;
-      try {
-        v = validate(model, data.val_files, masks, !refs_known);
-      } catch (const Interrupted&) {
-        checkpoint(snapshot());  // steps done, validation pending
-        throw;
-      }
-      if (!refs_known) refs_known = true, zf_ssim = v.ssim_zero_filled, grappa_ssim = v.ssim_grappa;
-      rec.val_ssim = v.ssim;
-      rec.val_ssim_zero_filled = zf_ssim;
-      rec.val_ssim_grappa = grappa_ssim;
-    }
-    if (lead)
-      std::fprintf(stderr, "epoch %d/%d: loss %.4f, val SSIM %.4f (zero-filled %.4f, GRAPPA "
-                   "%.4f), %.1f s, %.2f slices/s\n", rec.epoch, o.epochs, rec.train_loss,
-                   rec.val_ssim, rec.val_ssim_zero_filled, rec.val_ssim_grappa, rec.seconds,
-                   rec.slices_per_second);
-    prog.history.push_back(rec);
-    prog.epoch = epoch + 1;
-    prog.step = 0;
-    prog.loss_sum = 0;
-    prog.epoch_seconds = 0;
-    if (lead) write_outputs(o, model, src, prog.history, base_lr, static_cast<int64_t>(prog.epoch) * spe);
-    checkpoint(prog);
-    dist.barrier();
-  }
+  const auto start = Clock::now();
+  EpochLoop loop{.o = o, .src = src, .val_files = data.val_files, .masks = masks, .model = model,
+                 .opt = *opt, .params = params, .ssim_loss = ssim_loss, .dist = dist,
+                 .queue = queue, .ckpt = ckpt, .identity = identity, .prog = prog,
+                 .result = result, .l1 = l1, .lead = lead, .spe = spe, .base_lr = base_lr,
+                 .start = start, .last_ckpt = start};
+  const bool stopped = loop.run();
 
   result.steps = static_cast<int64_t>(prog.epoch) * spe + prog.step;
   result.history = prog.history;
