@@ -47,6 +47,45 @@ int64_t Store::score_version() {
   return r[0].i(0);
 }
 
+namespace {
+
+// One leaderboard row from a submission joined with its score (columns of
+// Store::leaderboard's query): the overall metrics with their intervals and the
+// per-contrast and per-vendor means.
+nlohmann::json leaderboard_entry(const SqlRow& r, const std::string& spec_hash) {
+  nlohmann::json summary = nlohmann::json::parse(r.s(10));
+  auto metric = [&](const char* m) {
+    const auto& g = summary["all"][m];
+    return nlohmann::json{{"mean", g.value("mean", nlohmann::json())},
+                          {"quantile_interval", g.value("quantile_interval", nlohmann::json())},
+                          {"bootstrap_ci", g.value("bootstrap_ci", nlohmann::json())}};
+  };
+  auto sub = [&](const char* key) {
+    nlohmann::json out = nlohmann::json::object();
+    if (summary.contains(key))
+      for (auto it = summary[key].begin(); it != summary[key].end(); ++it)
+        out[it.key()] = {{"n", it.value().value("n", 0)},
+                         {"ssim", it.value()["ssim"].value("mean", nlohmann::json())},
+                         {"ssim_masked", it.value()["ssim_masked"].value("mean", nlohmann::json())},
+                         {"psnr", it.value()["psnr"].value("mean", nlohmann::json())},
+                         {"nmse", it.value()["nmse"].value("mean", nlohmann::json())}};
+    return out;
+  };
+  return {{"submission", r.i(0)},
+          {"team", r.s(3).empty() ? r.s(2) : r.s(3)},
+          {"submitted_at", r.d(4)},
+          {"ssim", metric("ssim")},
+          {"ssim_masked", metric("ssim_masked")},
+          {"psnr", metric("psnr")},
+          {"nmse", metric("nmse")},
+          {"spec_hash", r.s(9)},
+          {"current_spec", r.s(9) == spec_hash},
+          {"by_contrast", sub("by_contrast")},
+          {"by_vendor", sub("by_vendor")}};
+}
+
+}  // namespace
+
 nlohmann::json Store::leaderboard(const std::string& phase_name, const std::string& track,
                                   const std::string& spec_hash, bool descriptions) {
   std::lock_guard lock(mu_);
@@ -72,36 +111,8 @@ nlohmann::json Store::leaderboard(const std::string& phase_name, const std::stri
   const bool use_final = phase_name == "challenge";
   const auto finals = use_final ? final_submissions(ph.id, track) : std::map<int64_t, FinalChoice>{};
   for (const auto& r : rows) {
-    nlohmann::json summary = nlohmann::json::parse(r.s(10));
-    auto metric = [&](const char* m) {
-      const auto& g = summary["all"][m];
-      return nlohmann::json{{"mean", g.value("mean", nlohmann::json())},
-                            {"quantile_interval", g.value("quantile_interval", nlohmann::json())},
-                            {"bootstrap_ci", g.value("bootstrap_ci", nlohmann::json())}};
-    };
-    auto sub = [&](const char* key) {
-      nlohmann::json out = nlohmann::json::object();
-      if (summary.contains(key))
-        for (auto it = summary[key].begin(); it != summary[key].end(); ++it)
-          out[it.key()] = {{"n", it.value().value("n", 0)},
-                           {"ssim", it.value()["ssim"].value("mean", nlohmann::json())},
-                           {"ssim_masked", it.value()["ssim_masked"].value("mean", nlohmann::json())},
-                           {"psnr", it.value()["psnr"].value("mean", nlohmann::json())},
-                           {"nmse", it.value()["nmse"].value("mean", nlohmann::json())}};
-      return out;
-    };
     const double ssim = or_nan(r, 5);
-    nlohmann::json e = {{"submission", r.i(0)},
-                        {"team", r.s(3).empty() ? r.s(2) : r.s(3)},
-                        {"submitted_at", r.d(4)},
-                        {"ssim", metric("ssim")},
-                        {"ssim_masked", metric("ssim_masked")},
-                        {"psnr", metric("psnr")},
-                        {"nmse", metric("nmse")},
-                        {"spec_hash", r.s(9)},
-                        {"current_spec", r.s(9) == spec_hash},
-                        {"by_contrast", sub("by_contrast")},
-                        {"by_vendor", sub("by_vendor")}};
+    nlohmann::json e = leaderboard_entry(r, spec_hash);
     if (descriptions) e["description"] = r.s(11);
     if (!r.s(3).empty()) {
       e["baseline"] = true;
