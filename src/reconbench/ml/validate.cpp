@@ -2,29 +2,20 @@
 
 #include "reconbench/core/error.hpp"
 #include "reconbench/core/progress.hpp"
+#include "reconbench/eval/metrics.hpp"
 #include "reconbench/io/fastmri.hpp"
 #include "reconbench/recon/run.hpp"
 
 namespace rb::ml {
 
-double ssim_slice(const torch::Tensor& gt, const torch::Tensor& pred, double data_range) {
-  static SSIMLoss loss;  // constant buffers only
-  auto x = pred.to(torch::kDouble).view({1, 1, pred.size(-2), pred.size(-1)});
-  auto y = gt.to(torch::kDouble).view({1, 1, gt.size(-2), gt.size(-1)});
-  return 1.0 - loss->forward(x, y, torch::full({1}, data_range, torch::kDouble)).item<double>();
-}
-
 namespace {
 
-// Mean over slices of the SSIM of pred against gt [S h w] (centre-cropped to the smaller).
-double volume_ssim(const torch::Tensor& gt, const torch::Tensor& pred, double data_range) {
-  double sum = 0;
-  for (int64_t s = 0; s < gt.size(0); ++s) {
-    auto g = gt[s], p = pred[s];
-    if (p.sizes() != g.sizes()) std::tie(g, p) = center_crop_to_smallest(g, p);
-    sum += ssim_slice(g, p, data_range);
-  }
-  return sum / static_cast<double>(gt.size(0));
+// evaluate.py's SSIM of one reconstructed volume (eval::evaluate_volume: crop, data range,
+// mean over slices), the same number `reconbench eval` reports for it.
+double volume_ssim(const Array<float>& target, const Array<float>& pred) {
+  eval::MetricOptions mo;
+  mo.masked = false;
+  return eval::evaluate_volume(target.view(), pred.view(), mo).ssim;
 }
 
 }  // namespace
@@ -49,8 +40,6 @@ ValResult validate(Model& model, const std::vector<std::filesystem::path>& files
   for (const auto& path : files) {
     FastMriFile file(path);
     const auto target = file.read_target();  // [S h w]
-    auto gt = array_to_tensor(target.view());
-    const double data_range = gt.max().item<double>();
     // The file's validation mask (seeded by its name), as fastMRI's validation.
     const Mask m = mf(file.phase(), seed_from_filename(path.filename().string()));
     RunOptions ro;
@@ -59,7 +48,7 @@ ValResult validate(Model& model, const std::vector<std::filesystem::path>& files
     ro.crop_w = target.dim(2);
     ro.progress = &progress;
     auto ssim_of = [&](const ReconMethod& r) {
-      return volume_ssim(gt, array_to_tensor(reconstruct_volume(file, r, ro).view()), data_range);
+      return volume_ssim(target, reconstruct_volume(file, r, ro));
     };
     sum += ssim_of(*method);
     if (!references) continue;

@@ -1,5 +1,6 @@
-// Validation during training: SSIM exactly as fastMRI's evaluate.py (per slice, data range
-// = max of the ground-truth volume, mean over slices, then over volumes) of the model on
+// Validation during training: SSIM exactly as fastMRI's evaluate.py and `reconbench eval`
+// (eval::evaluate_volume: crop, data range = max of the cropped ground-truth volume, mean over
+// slices, then over volumes) of the model on
 // fully sampled files undersampled with per-file seeded masks (seed = the file name, as
 // fastMRI's validation), and optionally of the zero-filled and GRAPPA reconstructions on the
 // same masks as references. Includes torch: ml/ only.
@@ -21,8 +22,5 @@ struct ValResult {
 
 ValResult validate(Model& model, const std::vector<std::filesystem::path>& files,
                    const MaskFuncOptions& masks, bool references);
-
-// 1 - SSIMLoss in double: the SSIM of one slice [h w] with the given data range.
-double ssim_slice(const torch::Tensor& gt, const torch::Tensor& pred, double data_range);
 
 }  // namespace rb::ml
