@@ -186,15 +186,18 @@ kill "$HUNG" "$RESCUER"; wait "$HUNG" "$RESCUER" 2>/dev/null || true
 echo "C: hung worker's job rescored once, its late result discarded"
 
 # ---- D. disk full / read-only blob store under the live server
+wait_no_submission_in() {  # STATES (SQL list): up to 60 s until no submission is in them
+  for _ in $(seq 600); do
+    [ "$(sql "SELECT COUNT(*) FROM submissions WHERE state IN ($1)")" = 0 ] && return
+    sleep 0.1
+  done
+}
 quota_used() { api GET "/api/quota?phase=test&track=multicoil_4x" "$(cat "$WORK/d.token")" \
   | $PY -c "import json,sys; print(json.load(sys.stdin)['used_total'])"; }
 for mode in ENOSPC EROFS; do
   # The previous mode's recovery submission counts once validated: wait for its validation
   # to end before taking the baseline (reading it mid-validation made the check flaky).
-  for _ in $(seq 600); do
-    [ "$(sql "SELECT COUNT(*) FROM submissions WHERE state IN ('uploaded','validating')")" = 0 ] && break
-    sleep 0.1
-  done
+  wait_no_submission_in "'uploaded','validating'"
   Q0=$(quota_used)
   k=$([ $mode = ENOSPC ] && echo 0 || echo 1)
   F="$WORK/sub-d$k/file_brain_AXT2_001.h5"
@@ -239,10 +242,7 @@ done
 
 # ---- drain everything, then the invariants
 start_worker final
-for _ in $(seq 600); do
-  [ "$(sql "SELECT COUNT(*) FROM submissions WHERE state IN ('uploaded','validating','queued','evaluating')")" = 0 ] && break
-  sleep 0.1
-done
+wait_no_submission_in "'uploaded','validating','queued','evaluating'"
 kill "$WPID"; wait "$WPID" 2>/dev/null || true
 kill "$SERVER"; wait "$SERVER" 2>/dev/null || true
 
