@@ -33,7 +33,10 @@ install-python: python
 test: build
 	cd $(BUILD) && ctest -j $(JOBS) --output-on-failure --timeout 1500
 
-demo: build
+# The demo builds only what it runs: the executable and its LibTorch module (no tests,
+# benchmarks or Python package; `make test` builds those).
+demo: configure
+	@cmake --build $(BUILD) -j $(JOBS) --target reconbench
 	$(BUILD)/reconbench demo --out $(DEMO_OUT)
 
 bench: build

@@ -15,6 +15,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <numeric>
 #include <ctime>
 #include <random>
 #include <string>
@@ -119,6 +121,40 @@ double seconds(clockid_t clock) {
   return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
 }
 
+// The read floor of the same directory: read_eval_volume of every GT/prediction pair (the
+// HDF5 calls evaluate_directories makes: open, checks, memory map or H5Dread) and one pass
+// over every float (what the metrics' first touch of the data costs: page faults of the
+// maps), in parallel over files on `threads` threads as evaluate_directories, no metrics.
+nlohmann::json read_floor(const std::string& dir, int threads, int repeats) {
+  std::vector<std::string> files;
+  for (const auto& e : std::filesystem::directory_iterator(dir + "/gt"))
+    if (e.path().extension() == ".h5") files.push_back(e.path().filename().string());
+  std::sort(files.begin(), files.end());
+  std::vector<double> wall, cpu;
+  for (int r = 0; r < repeats; ++r) {
+    std::vector<double> sums(files.size());
+    const double w0 = seconds(CLOCK_MONOTONIC), c0 = seconds(CLOCK_PROCESS_CPUTIME_ID);
+    rb::parallel_for(
+        static_cast<int64_t>(files.size()),
+        [&](int64_t i) {
+          const ev::EvalVolume t = ev::read_eval_volume(
+              dir + "/gt/" + files[i], {"reconstruction_rss", "reconstruction"});
+          const ev::EvalVolume p = ev::read_eval_volume(dir + "/pred/" + files[i], {"reconstruction"});
+          double s = 0;
+          for (const ev::EvalVolume* v : {&t, &p}) {
+            const rb::ArrayView<const float> a = v->volume.view();
+            s += std::accumulate(a.data(), a.data() + a.size(), 0.0);
+          }
+          sums[i] = s;
+        },
+        threads, 1);
+    wall.push_back(seconds(CLOCK_MONOTONIC) - w0);
+    cpu.push_back(seconds(CLOCK_PROCESS_CPUTIME_ID) - c0);
+    benchmark::DoNotOptimize(sums.data());
+  }
+  return {{"wall", wall}, {"cpu", cpu}, {"volumes", nlohmann::json::array()}};
+}
+
 int eval_dir_main(int argc, char** argv) {
   std::string dir, json_out;
   std::vector<int> threads = {1, 2};
@@ -150,6 +186,7 @@ int eval_dir_main(int argc, char** argv) {
   }
   RB_CHECK(!dir.empty() && repeats > 0, "bench_eval: --eval-dir DIR and --repeats > 0 needed");
   nlohmann::json out = nlohmann::json::object();
+  for (const int t : threads) out["read"][std::to_string(t)] = read_floor(dir, t, repeats);
   for (const bool masked : {false, true}) {
     const std::string variant = masked ? "masked" : "plain";
     for (const int t : threads) {

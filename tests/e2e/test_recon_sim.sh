@@ -23,6 +23,21 @@ for a in 4 8; do
     "$RB" eval --target "$GT" --predictions "$TMP/$m" --acceleration $a --json > "$TMP/$m.$a.json"
   done
 done
+# The text table computes the masked metrics only with --masked: without it, the same
+# evaluate.py numbers as --json and no masked column; with it, the masked column.
+RECONBENCH_PROGRESS=0 "$RB" eval --target "$GT" --predictions "$TMP/sense" > "$TMP/plain.txt"
+RECONBENCH_PROGRESS=0 "$RB" eval --target "$GT" --predictions "$TMP/sense" --masked > "$TMP/masked.txt"
+! grep -q SSIM_masked "$TMP/plain.txt"
+grep -q SSIM_masked "$TMP/masked.txt"
+/usr/bin/python3 - "$TMP" <<'PY'
+import json, sys
+t = sys.argv[1]
+js = {v["file"]: v for a in (4, 8) for v in json.load(open(f"{t}/sense.{a}.json"))["volumes"]}
+rows = [l.split() for l in open(f"{t}/plain.txt") if l.startswith("file_brain")]
+assert len(rows) == len(js), (rows, list(js))
+for r in rows:
+    assert abs(float(r[4]) - js[r[0]]["ssim"]) < 6e-5 and abs(float(r[6]) - js[r[0]]["nmse"]) < 6e-5, (r, js[r[0]])
+PY
 /usr/bin/python3 - "$TMP" <<'PY'
 import json, sys
 t = sys.argv[1]
