@@ -43,7 +43,7 @@ struct ReconCmd final : rb::cli::Command {
     app.add_option("inputs", inputs, "test/challenge-style fastMRI .h5 files or directories");
     app.add_option("--method,-m", method,
                    "reconstruction method (see --list-methods): zero-filled, grappa, sense, "
-                   "cs-wavelet, cs-tv, and the learned unet, varnet")
+                   "cs-wavelet, cs-tv, and the learned unet, varnet, unet-grappa, varnet-grappa")
         ->default_val("zero-filled");
     app.add_option("--out,-o", out_dir, "output directory (created; same file names as the inputs)");
     app.add_option("--weights", weights, "model weights for learned methods");
@@ -104,8 +104,9 @@ const rb::cli::Registrar reg(
      "(slices, h, w) cropped to the header's reconSpace (320x320 for brain) with fastMRI's "
      "FLAIR-203 rule, plus the `acquisition` attribute. Methods: zero-filled (RSS), grappa "
      "(one kernel per sampling geometry), sense (ESPIRiT + CG), cs-wavelet (FISTA "
-     "L1-Daubechies-2), cs-tv (ADMM TV), and learned unet/varnet (--weights); method "
-     "parameters via --param key=value (--list-methods). Slices run in parallel. Under "
+     "L1-Daubechies-2), cs-tv (ADMM TV), and learned unet, varnet, unet-grappa, "
+     "varnet-grappa (shipped weights or --weights); method parameters via --param "
+     "key=value (--list-methods). Slices run in parallel. Under "
      "`mpirun -n N` the files are sharded across ranks (file i -> rank i mod N, from "
      "OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE); no other change is needed.",
      {"reconbench recon --method zero-filled data/test_4x --out recon/zf",

@@ -20,7 +20,7 @@
 
 namespace rb::sim {
 
-inline constexpr const char* kSimulatorVersion = "reconbench-sim-2";  // 2: issue 17 realism
+inline constexpr const char* kSimulatorVersion = "reconbench-sim-3";  // 2: issue 17 realism; 3: SNR per contrast
 
 struct Profile {
   std::string name;
