@@ -2,6 +2,8 @@
 //   1. log in, submit through the submit page (chunked upload + sha256 in the browser), see
 //      the leaderboard update;
 //   2. the organiser's drill-down viewer shows the GT | recon | residual x5 | SSIM figure;
+//   1b. a hidden phase reads as one sentence; the header's token box fits; n < intervals_min_n
+//      shows "n too small"; a failed submission shows its stored reason;
 //   3. the account page lists, creates and revokes API tokens; log-out revokes the token; the
 //      admin page flags files another team submitted too;
 //   4. a finalist marks its final submission on the submission page; a reader completes a
@@ -93,7 +95,59 @@ try {
     await page.waitForSelector('#leaderboard tr[data-team="Team Alice"] td.ssim', { timeout: 30000 });
     const ssim = parseFloat(await page.textContent('#leaderboard tr[data-team="Team Alice"] td.ssim'));
     assert.ok(ssim > 0.5 && ssim <= 1, `SSIM ${ssim}`);
+    // Two volumes < the server's intervals_min_n: no interval or P(rank 1) is shown as a number.
+    const minN = (await (await fetch(url + "/api/challenge", { headers: { Connection: "close" } })).json()).intervals_min_n;
+    assert.ok(minN > 2, `intervals_min_n ${minN}`);
+    for (const td of ["ci", "qi", "p-first"])
+      assert.equal(await page.textContent(`#leaderboard tr[data-team="Team Alice"] td.${td}`), "n too small", td);
     await page.screenshot({ path: path.join(artifacts, "leaderboard.png"), fullPage: true });
+    await page.close();
+  });
+
+  await step("hidden phase: one sentence; the header's token box is not cut off", async () => {
+    const page = await browser.newPage();
+    await page.goto(url + "/index.html?phase=challenge&track=multicoil_4x");
+    await page.waitForFunction(() => /hidden/.test(document.querySelector("#lb-status").textContent));
+    assert.equal(await page.textContent("#lb-status"), "Scores of this phase are hidden until the organisers publish the results.");
+    assert.equal(await page.isVisible("#leaderboard"), false, "empty table shown");
+    assert.deepEqual(await page.$$eval("h3", (hs) => hs.filter((h) => h.offsetParent !== null).map((h) => h.textContent)), []);
+    for (const width of [1280, 900]) {
+      await page.setViewportSize({ width, height: 700 });
+      const box = await page.evaluate(() => {
+        const i = document.querySelector("#token-input"), cs = getComputedStyle(i);
+        const ctx = document.createElement("canvas").getContext("2d");
+        ctx.font = `${cs.fontSize} ${cs.fontFamily}`;
+        const r = i.getBoundingClientRect();
+        return { text: ctx.measureText(i.placeholder).width, inner: i.clientWidth - parseFloat(cs.paddingLeft) - parseFloat(cs.paddingRight),
+                 right: r.right, vw: document.documentElement.clientWidth };
+      });
+      assert.ok(box.text <= box.inner, `token box ${box.inner}px for a ${box.text}px placeholder at ${width}px`);
+      assert.ok(box.right <= box.vw, `token box ends at ${box.right} of ${box.vw}px`);
+    }
+    await page.screenshot({ path: path.join(artifacts, "hidden-phase.png"), fullPage: true });
+    await page.close();
+  });
+
+  await step("a failed submission shows the reason the server stored", async () => {
+    const tok = rb("challenge", "add-user", "hasty", "--team", "Team Hasty", "--data", data, "--db", db);
+    const fd = new FormData();
+    fd.append("phase", "test");
+    fd.append("track", "multicoil_4x");
+    fd.append("file", new Blob([fs.readFileSync(path.join(work, "sub-good-multicoil_test", "file_brain_AXT2_001.h5"))]), "file_brain_AXT2_001.h5");
+    const id = (await api("POST", "/api/submissions", tok, fd)).json.id;
+    let s;
+    for (let i = 0; i < 300; i++) {
+      s = (await api("GET", `/api/submissions/${id}`, tok)).json;
+      if (s.state === "failed") break;
+      await sleep(100);
+    }
+    assert.equal(s.state, "failed", JSON.stringify(s));
+    assert.ok(s.failure.reason.length > 0);
+    const page = await browser.newPage();
+    await page.addInitScript((t) => localStorage.setItem("rb_token", t), tok);
+    await page.goto(url + "/submissions.html");
+    await page.waitForSelector(".failure");
+    assert.equal(await page.textContent(".failure"), `(${s.failure.kind}: ${s.failure.reason})`);
     await page.close();
   });
 
@@ -108,6 +162,16 @@ try {
     await page.waitForFunction(() => { const i = document.querySelector("#figure"); return i && i.complete && i.naturalWidth > 0; });
     const w = await page.evaluate(() => document.querySelector("#figure").naturalWidth);
     assert.ok(w > 3 * 48, `figure width ${w} (four panels expected)`);
+    // Four labelled panels, each drawn at the volume's resolution and shown large.
+    const panels = await page.$$eval("#drill-panels figure", (fs) => fs.map((f) => {
+      const c = f.querySelector("canvas");
+      return { label: f.querySelector("figcaption").textContent, px: c.width, shown: c.getBoundingClientRect().width };
+    }));
+    assert.deepEqual(panels.map((p) => p.label.split(" ")[0]), ["Ground", "Submission", "Difference", "SSIM"]);
+    for (const p of panels) {
+      assert.equal(p.px, 48, `${p.label}: ${p.px} px drawn (48 x 48 volume)`);
+      assert.ok(p.shown >= 400, `${p.label}: shown ${p.shown} px wide`);
+    }
     await page.keyboard.press("j");
     await page.waitForFunction(() => document.querySelector("#slice-no").textContent.startsWith("1 "));
     await page.screenshot({ path: path.join(artifacts, "drilldown.png"), fullPage: true });
@@ -195,6 +259,7 @@ try {
     await page.screenshot({ path: path.join(artifacts, "reader-case.png"), fullPage: true });
     await page.keyboard.press("Enter");
     await page.waitForFunction(() => document.querySelector("#case-title").textContent.startsWith("Case 2 of 2"));
+    await page.waitForFunction(() => /1 of 2 cases complete/.test(document.querySelector("#study-list").textContent));
     const cases = (await api("GET", `/api/studies/${study}/cases`, readerToken)).json;
     assert.equal(cases[0].complete, true, JSON.stringify(cases));
     assert.equal(cases[1].complete, false);

@@ -1,6 +1,7 @@
 // Public and account routes: health, challenge description, teams, registration, login and
 // logout, the caller's account, API tokens, team creation, quota.
 #include "reconbench/challenge/scoring.hpp"
+#include "reconbench/eval/stats.hpp"
 #include "reconbench/server/http.hpp"
 
 namespace rb::server {
@@ -44,6 +45,7 @@ void public_routes(httplib::Server& S, const Ctx& c) {
                                       {"max_multipart_bytes", c.opts.max_multipart_bytes}}},
                           {"spec_hash", challenge::current_spec_hash()},
                           {"evaluator", challenge::evaluator_version()},
+                          {"intervals_min_n", eval::kMinVolumesForIntervals},
                           {"registration_open", c.opts.open_registration}});
         }));
 
