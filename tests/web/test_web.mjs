@@ -6,8 +6,9 @@
 //      shows "n too small"; a failed submission shows its stored reason;
 //   3. the account page lists, creates and revokes API tokens; log-out revokes the token; the
 //      admin page flags files another team submitted too;
-//   4. a finalist marks its final submission on the submission page; a reader completes a
-//      reader-study case with the keyboard only, and resumes.
+//   4. a finalist marks its final submission on the submission page; a reader zooms, pans,
+//      windows and scrolls the case's panels together, completes a reader-study case with the
+//      keyboard only, and resumes.
 // Screenshots go to $RB_WEB_ARTIFACTS. Usage: node test_web.mjs (env: RECONBENCH, RB_WEB_*).
 import { spawn, execFileSync } from "node:child_process";
 import fs from "node:fs";
@@ -60,6 +61,62 @@ async function finalist(name, dir) {
   assert.equal(r.status, 202, JSON.stringify(r.json));
   assert.equal(r.json.state, "validating", "validation runs after the request returns");
   return { id: r.json.id, tok };
+}
+
+// The reader's viewer: zoom and pan move all four panels together; window/level changes the
+// displayed pixel values; the slice scrolls; r resets. All with the keyboard, wheel and drags.
+async function viewerChecks(page, loaded) {
+  const rects = () => page.$$eval(".panel canvas", (cs) => cs.map((c) => { const r = c.getBoundingClientRect(); return { w: r.width, x: r.left - c.parentElement.getBoundingClientRect().left }; }));
+  const gtSum = () => page.$eval('.panel[data-letter="GT"] canvas', (c) => {
+    const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    let s = 0;
+    for (let i = 0; i < d.length; i += 4) s += d[i];
+    return s;
+  });
+  const r0 = await rects();
+  assert.equal(r0.length, 4);
+  assert.equal(await page.$eval('.panel[data-letter="GT"] canvas', (c) => c.width), 48, "drawn at the image's resolution");
+  for (const r of r0) assert.ok(r.w >= 400, `panel shown ${r.w} px wide`);
+  const same = (a, b, f, what) => a.forEach((r, i) => assert.ok(Math.abs(b[i].w - f * r.w) < 1, `${what}: panel ${i} ${r.w} -> ${b[i].w}`));
+  await page.keyboard.press("+");
+  const r1 = await rects();
+  same(r0, r1, 1.25, "+");
+  const view = await page.$('.panel[data-letter="GT"] .view');
+  const box = await view.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, -100);
+  await page.waitForFunction((w) => document.querySelector(".panel canvas").getBoundingClientRect().width > w + 1, r1[0].w);
+  const r2 = await rects();
+  same(r1, r2, 1.25, "wheel");
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width / 2 - 60, box.y + box.height / 2 - 20, { steps: 4 });
+  await page.mouse.up();
+  const r3 = await rects();
+  r3.forEach((r, i) => assert.ok(Math.abs(r.x - (r2[i].x - 60)) < 1, `drag pans panel ${i}: ${r2[i].x} -> ${r.x}`));
+  const s0 = await gtSum();
+  await page.keyboard.press("w");  // next window preset
+  const s1 = await gtSum();
+  assert.notEqual(s1, s0, "window preset changed no pixel");
+  await page.keyboard.down("Shift");
+  await page.mouse.move(box.x + 50, box.y + 50);
+  await page.mouse.down();
+  await page.mouse.move(box.x + 10, box.y + 90, { steps: 4 });  // narrower window, lower level
+  await page.mouse.up();
+  await page.keyboard.up("Shift");
+  assert.notEqual(await gtSum(), s1, "shift-drag changed no pixel");
+  assert.match(await page.textContent("#view-state"), /zoom 1\.56×, window level \d+ width \d+/);
+  await page.keyboard.press("r");
+  assert.equal(await gtSum(), s0, "r restores the served pixels");
+  same(r0, await rects(), 1, "r");
+  const before = await page.textContent("#slice-no");
+  assert.match(before, /^\d of 2/);
+  await page.keyboard.press(before.startsWith("1") ? "j" : "k");
+  await page.waitForFunction((b) => document.querySelector("#slice-no").textContent !== b, before);
+  await loaded();
+  assert.notEqual(await gtSum(), s0, "another slice, the same pixels");
+  await page.keyboard.press(before.startsWith("1") ? "k" : "j");
+  await page.waitForFunction((b) => document.querySelector("#slice-no").textContent === b, before);
+  await loaded();
 }
 
 const browser = await chromium.launch({
@@ -250,7 +307,9 @@ try {
     await page.goto(url + "/reader.html");
     await page.waitForSelector("#case-title");
     await page.waitForFunction(() => document.querySelector("#case-title").textContent.startsWith("Case 1 of 2"));
-    await page.waitForFunction(() => [...document.querySelectorAll(".panel img")].every((i) => i.complete && i.naturalWidth > 0));
+    const loaded = () => page.waitForFunction(() => [...document.querySelectorAll(".panel canvas")].every((c) => c.dataset.loaded === "1"));
+    await loaded();
+    await viewerChecks(page, loaded);
     // Keyboard only: candidate letter, rank digit, then x/s/v + digit for the Likert items.
     const keys = [["a", "1", "1", "1", "1"], ["b", "2", "2", "2", "2"], ["c", "3", "3", "2", "4"]];
     for (const [L, rank, art, sharp, cnr] of keys)
