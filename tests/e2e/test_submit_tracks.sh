@@ -80,8 +80,12 @@ done
 $PY -c "import json,sys; d=json.loads(open(sys.argv[1]).read()); assert d['track']=='multicoil_4x' and 'id' in d" "$WORK/one.json" \
   || fail "--track --wait output is not one JSON submission: $(cat "$WORK/one.json")"
 
-# ---- closed phase: the CLI asks first, names the phase, uploads nothing
+# ---- who may submit where is asked first: nothing is uploaded when the answer is no
 U0=$(uploads)
+# An organiser's token (organisers submit baselines, not entries): refused before any upload.
+if "$RB" submit "$WORK/recon" --server "$URL" --token "$ORG" >/dev/null 2>"$WORK/org.log"; then fail "an organiser submitted"; fi
+grep -q "only participants submit" "$WORK/org.log" || fail "organiser refusal: $(cat "$WORK/org.log")"
+[ "$(uploads)" = "$U0" ] || fail "an organiser's files were uploaded before the refusal"
 curl -sS -X POST -H "Authorization: Bearer $ORG" "$URL/api/admin/phases/test/close" >/dev/null
 if "$RB" submit "$WORK/recon" --server "$URL" --token "$ALICE" >"$WORK/closed.json" 2>"$WORK/closed.log"; then
   fail "submitted to a closed phase"
