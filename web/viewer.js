@@ -32,17 +32,19 @@ const Viewer = {
     Viewer.applyTransform();
   },
 
-  async load(panel, url) {
+  // Draws the image at `url` into the panel unless isCurrent() says a later load replaced it.
+  async load(panel, url, isCurrent = () => true) {
     const img = new Image();
     img.src = url;
     await img.decode();
+    URL.revokeObjectURL(url);
+    if (!isCurrent()) return;
     const cv = panel.canvas;
     cv.width = img.naturalWidth;
     cv.height = img.naturalHeight;
     const ctx = cv.getContext("2d", { willReadFrequently: true });
     ctx.drawImage(img, 0, 0);
     panel.orig = ctx.getImageData(0, 0, cv.width, cv.height);
-    URL.revokeObjectURL(url);
     Viewer.applyWindow(panel);
     cv.dataset.loaded = "1";
   },

@@ -206,6 +206,19 @@ try {
     await page.waitForSelector(".failure");
     assert.equal(await page.textContent(".failure"), `(${s.failure.kind}: ${s.failure.reason})`);
     await page.close();
+    // The submit page asks the server first: an organiser's entry is refused before any upload.
+    const uploads = () => execFileSync("/usr/bin/python3", ["-c", "import sqlite3,sys;print(sqlite3.connect(sys.argv[1]).execute('select count(*) from uploads').fetchone()[0])",
+      db.slice("sqlite:".length)], { encoding: "utf8" }).trim();
+    const u0 = uploads();
+    const org = await browser.newPage();
+    await org.addInitScript((t) => localStorage.setItem("rb_token", t), orgToken);
+    await org.goto(url + "/submit.html");
+    await org.waitForSelector("#track option", { state: "attached" });
+    await org.setInputFiles("#files", [path.join(work, "sub-good-multicoil_test", "file_brain_AXT2_001.h5")]);
+    await org.click("#submit-btn");
+    await org.waitForFunction(() => /only participants submit/.test(document.querySelector("#status").textContent));
+    assert.equal(uploads(), u0, "the page uploaded before asking");
+    await org.close();
   });
 
   await step("drill-down viewer shows the residual figure", async () => {
