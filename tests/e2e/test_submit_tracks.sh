@@ -74,6 +74,21 @@ done
 [ -d "$XDG_STATE_HOME/reconbench/uploads" ] || fail "no state directory under \$XDG_STATE_HOME"
 [ -z "$(ls -A "$XDG_STATE_HOME/reconbench/uploads")" ] || fail "the resume state outlived the submissions"
 
+# ---- again after changing one 8X file: multicoil_4x is a duplicate (reported, not charged),
+# multicoil_8x is submitted
+$PY -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); f['reconstruction'][0,0,0]+=1e-6" "$WORK/recon/file_brain_AXT1_003.h5"
+"$RB" submit "$WORK/recon" --server "$URL" --token "$ALICE" >"$WORK/again.json" 2>>"$WORK/submit.log" \
+  || fail "resubmission failed: $(tail -5 "$WORK/submit.log")"
+$PY - "$WORK/again.json" <<'PYEOF' || fail "resubmission output: $(cat "$WORK/again.json")"
+import json, sys
+subs = {s["track"]: s for s in json.loads(open(sys.argv[1]).read())["submissions"]}
+assert subs["multicoil_4x"]["state"] == "duplicate" and "id" not in subs["multicoil_4x"], subs["multicoil_4x"]
+assert "duplicate" in subs["multicoil_4x"]["error"]
+assert subs["multicoil_8x"]["state"] in ("queued", "evaluating", "scored"), subs["multicoil_8x"]["state"]
+PYEOF
+if "$RB" submit "$WORK/recon" --server "$URL" --token "$ALICE" --phase final >/dev/null 2>"$WORK/phase.log"; then fail "unknown phase accepted"; fi
+grep -q "unknown phase" "$WORK/phase.log" || fail "unknown phase: $(cat "$WORK/phase.log")"
+
 # ---- explicit --track with --wait: still one document (the submission)
 "$RB" submit "$WORK/stray" --server "$URL" --token "$ALICE" --track multicoil_4x --wait 120 \
   >"$WORK/one.json" 2>>"$WORK/submit.log" || true

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reconbench/challenge/crypto.hpp"
+#include "reconbench/challenge/tracks.hpp"
 #include "reconbench/challenge/validate.hpp"
 #include "reconbench/cli/command.hpp"
 #include "reconbench/core/error.hpp"
@@ -263,7 +264,9 @@ struct SubmitCmd final : rb::cli::Command {
     }
   }
 
-  // Uploads one track's files (resuming from `state`) and creates its submission.
+  // Uploads one track's files (resuming from `state`) and creates its submission. With
+  // --track auto, a track whose files equal a live submission of the team (HTTP 409) is
+  // reported as {"state": "duplicate"} and the other tracks go on.
   json create(httplib::Client& cli, const std::string& trk, const Files& listing, json& state) const {
     json files = json::object();
     for (const auto& [name, path] : listing) files[name] = upload(cli, name, path, state);
@@ -271,7 +274,17 @@ struct SubmitCmd final : rb::cli::Command {
                       json{{"phase", phase}, {"track", trk}, {"description", description}, {"files", files}}.dump(),
                       "application/json");
     RB_CHECK(r, "creating the submission (", trk, "): cannot reach the server");
-    json sub = json::parse(r->body);
+    json sub;
+    try {
+      sub = json::parse(r->body);
+    } catch (...) {
+      sub = json{{"error", r->body.substr(0, 200)}};
+    }
+    if (r->status == 409 && track == "auto") {  // this track's files are a live submission already
+      const std::string why = sub.value("error", std::string("duplicate"));
+      std::fprintf(stderr, "%s: %s\n", trk.c_str(), why.c_str());
+      return json{{"phase", phase}, {"track", trk}, {"state", "duplicate"}, {"error", why}};
+    }
     if (r->status >= 400 && !sub.contains("id"))
       throw rb::UserError("creating the submission (" + trk + "): HTTP " + std::to_string(r->status) + ": " +
                           sub.value("error", std::string("?")));
@@ -280,6 +293,9 @@ struct SubmitCmd final : rb::cli::Command {
 
   int run() override {
     RB_CHECK(!token.empty(), "--token (or $RECONBENCH_TOKEN) is required");
+    bool known_phase = false;
+    for (const auto& p : rb::challenge::all_phases()) known_phase = known_phase || p.name == phase;
+    RB_CHECK(known_phase, "--phase ", phase, ": unknown phase (test or challenge)");
     httplib::Client cli(server);
     cli.set_bearer_token_auth(token);
     cli.set_connection_timeout(10);
@@ -304,6 +320,7 @@ struct SubmitCmd final : rb::cli::Command {
     const auto t0 = std::chrono::steady_clock::now();
     int rc = 0;
     for (auto& sub : subs) {
+      if (!sub.contains("id")) continue;  // a duplicate: nothing created
       sub = await_validation(cli, sub, t0);
       const std::string st = sub.value("state", "");
       if (st == "validating" || st == "uploaded" || st == "failed") {
@@ -335,8 +352,9 @@ const rb::cli::Registrar reg(
      "same files as a live submission of the team are refused as a duplicate (not charged). "
      "With --data it first runs the same validator locally. Prints one JSON document on "
      "stdout: the submission (state, validation report, queue position, remaining quota), or "
-     "with auto {\"phase\", \"submissions\": [...]}; exit status 1 if one failed. --wait polls "
-     "until they are scored.",
+     "with auto {\"phase\", \"submissions\": [...]} (a track whose files are already a live "
+     "submission of the team is listed as a duplicate, the others go on); exit status 1 if one "
+     "failed. --wait polls until they are scored.",
      {"reconbench submit recon/zf --server http://127.0.0.1:8080 --token $TOKEN",
       "reconbench submit recon-4x/ --server http://127.0.0.1:8080 --token $TOKEN --track multicoil_4x",
       "reconbench submit recon-ch/ --server https://challenge.example.org --track transfer_4x --phase challenge --data data/ --wait 600"},
