@@ -42,8 +42,27 @@ const RB = {
   fmt(v, digits = 4) {
     return typeof v === "number" && isFinite(v) ? v.toFixed(digits) : "n/a";
   },
+  // The server's rule (eval::kMinVolumesForIntervals, /api/challenge "intervals_min_n"):
+  // over fewer volumes an interval or P(rank 1) suggests false certainty.
+  minN: 0,
+  tooFew(m) { return !!m && typeof m.n === "number" && m.n < RB.minN; },
+  tooFewHtml(m) {
+    return `<span class="muted too-few" title="${m.n} volume${m.n === 1 ? "" : "s"}; intervals need at least ${RB.minN}">n too small</span>`;
+  },
+  // An interval as HTML: "[lo, hi]", or "n too small".
   interval(m, key, digits = 4) {
+    if (RB.tooFew(m)) return RB.tooFewHtml(m);
     return m && Array.isArray(m[key]) ? `[${RB.fmt(m[key][0], digits)}, ${RB.fmt(m[key][1], digits)}]` : "";
+  },
+  // A failed submission's kind and the reason the server stored, as escaped HTML.
+  failure(f) { return f ? `${RB.esc(f.kind)}: ${RB.esc(f.reason || "no reason stored")}` : ""; },
+  // GET /api/challenge once per page (tracks, phases, limits, intervals_min_n).
+  async challenge() {
+    if (!RB._challenge) {
+      RB._challenge = await RB.api("GET", "/api/challenge");
+      RB.minN = RB._challenge.intervals_min_n || 0;
+    }
+    return RB._challenge;
   },
   esc(s) {
     return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -69,6 +88,7 @@ const RB = {
       <a href="submissions.html">My submissions</a><a href="reader.html">Reader study</a>
       <a href="account.html">Account</a><a href="admin.html">Admin</a></nav><div id="account"></div>`;
     document.body.prepend(h);
+    try { await RB.challenge(); } catch (e) { /* the page reports its own errors */ }
     const me = await RB.me();
     const acc = RB.el("account");
     if (me) {

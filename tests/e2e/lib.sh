@@ -3,7 +3,8 @@
 #   e2e_workdir NAME
 # gives RB (the reconbench binary, from $RECONBENCH), PY (Debian's python3, which sees
 # python3-numpy/h5py), WORK (a fresh directory, removed at exit), PIDS (processes to kill -9
-# at exit; SIGCONT first, in case a test stopped one) and `fail MSG` (prints MSG and the tail
+# at exit; SIGCONT first, in case a test stopped one), XDG_STATE_HOME (WORK/state: `submit`'s
+# resume state) and `fail MSG` (prints MSG and the tail
 # of every $WORK/*.log, exits 1).
 RB=${RECONBENCH:?set RECONBENCH to the reconbench binary}
 PY=/usr/bin/python3
@@ -16,6 +17,7 @@ e2e_cleanup() {
 }
 e2e_workdir() {
   WORK=$(mktemp -d "${TMPDIR:-/tmp}/rb-$1.XXXXXX")
+  export XDG_STATE_HOME=$WORK/state   # `submit`'s resume state, never in the user's home
   trap e2e_cleanup EXIT
 }
 fail() { echo "FAIL: $*" >&2; for f in "$WORK"/*.log; do echo "== $f"; tail -20 "$f"; done >&2; exit 1; }

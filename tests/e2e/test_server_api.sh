@@ -119,12 +119,17 @@ start_server 0
 [ "$(api GET "/api/uploads/$UP" "$ALICE" | jget "['offset']")" = 4096 ] || fail "upload offset lost after kill -9"
 [ "$(api GET "/api/uploads/$UP" "$ALICE" | jget "['state']")" = open ] || fail "upload state"
 # The CLI resumes that upload from the server's offset (state file as an interrupted run leaves it).
-echo "{\"file_brain_AXFLAIR_002.h5\": {\"upload\": $UP, \"sha256\": \"$SHA\"}}" >"$WORK/sub-good-multicoil_test/.reconbench-upload.json"
+# Its default place: $XDG_STATE_HOME/reconbench/uploads/KEY.json, KEY = sha256(URL \n DIR)[:16].
+STATE=$XDG_STATE_HOME/reconbench/uploads/$($PY -c "import hashlib,sys;print(hashlib.sha256((sys.argv[1]+'\n'+sys.argv[2]).encode()).hexdigest()[:16])" "$URL" "$WORK/sub-good-multicoil_test").json
+mkdir -p "$(dirname "$STATE")"
+echo "{\"file_brain_AXFLAIR_002.h5\": {\"upload\": $UP, \"sha256\": \"$SHA\"}}" >"$STATE"
 "$RB" submit "$WORK/sub-good-multicoil_test" --server "$URL" --token "$ALICE" --track multicoil_4x --phase test \
   --chunk-mb 0.002 --data "$DATA" >"$WORK/submit.json" 2>"$WORK/submit.log" || fail "submit failed"
 grep -q "resuming at byte 4096" "$WORK/submit.log" || fail "CLI did not resume the interrupted upload"
 SUB=$($PY -c "import json;print(json.load(open('$WORK/submit.json'))['id'])")
 [ "$(jget "['state']" <"$WORK/submit.json")" = queued ] || fail "submission not queued"
+[ ! -e "$STATE" ] || fail "the resume state outlived the submission"
+[ "$(ls -A "$WORK/sub-good-multicoil_test" | grep -vc '\.h5$')" = 0 ] || fail "submit wrote into the reconstruction directory"
 
 # ---- kill -9 a worker mid-job: the lease expires, another worker scores it exactly once
 RECONBENCH_TEST_SCORE_DELAY=30 "$RB" worker --data "$DATA" --db "$DB" "${BLOBS[@]}" --lease 2 --poll 0.1 --id slow "${VLIMITS[@]}" >"$WORK/worker1.log" 2>&1 &
@@ -205,7 +210,7 @@ for team in good fair; do
   "$RB" submit "$WORK/sub-$team-multicoil_challenge" --server "$URL" --token "$ALICE" --track multicoil_4x \
     --phase challenge --wait 120 >"$WORK/ch-$team.json" 2>>"$WORK/submit.log" || fail "challenge submission ($team) not scored"
 done
-first_id() { $PY -c "import json,sys;print(json.JSONDecoder().raw_decode(open(sys.argv[1]).read())[0]['id'])" "$1"; }
+first_id() { $PY -c "import json,sys;print(json.load(open(sys.argv[1]))['id'])" "$1"; }  # one JSON document
 CH_GOOD=$(first_id "$WORK/ch-good.json"); CH_FAIR=$(first_id "$WORK/ch-fair.json")
 lb_sub() {  # the submission of Team Alice's row on the challenge leaderboard (organiser view)
   api GET /api/leaderboard/challenge/multicoil_4x "$ORG" >"$WORK/lb-challenge.json"

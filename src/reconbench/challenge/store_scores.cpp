@@ -57,6 +57,7 @@ nlohmann::json leaderboard_entry(const SqlRow& r, const std::string& spec_hash) 
   auto metric = [&](const char* m) {
     const auto& g = summary["all"][m];
     return nlohmann::json{{"mean", g.value("mean", nlohmann::json())},
+                          {"n", g.value("n", nlohmann::json())},
                           {"quantile_interval", g.value("quantile_interval", nlohmann::json())},
                           {"bootstrap_ci", g.value("bootstrap_ci", nlohmann::json())}};
   };

@@ -1,6 +1,7 @@
 // Public and account routes: health, challenge description, teams, registration, login and
 // logout, the caller's account, API tokens, team creation, quota.
 #include "reconbench/challenge/scoring.hpp"
+#include "reconbench/eval/stats.hpp"
 #include "reconbench/server/http.hpp"
 
 namespace rb::server {
@@ -44,7 +45,24 @@ void public_routes(httplib::Server& S, const Ctx& c) {
                                       {"max_multipart_bytes", c.opts.max_multipart_bytes}}},
                           {"spec_hash", challenge::current_spec_hash()},
                           {"evaluator", challenge::evaluator_version()},
+                          {"intervals_min_n", eval::kMinVolumesForIntervals},
                           {"registration_open", c.opts.open_registration}});
+        }));
+
+  // ?phase= -> {phase, tracks: {track: [file names]}}: which track each file of the phase
+  // belongs to (challenge::track_files, the validator's rule); `submit` groups a directory
+  // that mixes 4X and 8X files (multicoil_test/) by it. The names are those of the inputs
+  // participants are given.
+  S.Get("/api/challenge/files", wrap(Need::none, [=](RB_HANDLER_ARGS) {
+          const std::string phase = req.get_param_value("phase");
+          if (phase != "test" && phase != "challenge") fail(400, "unknown phase '" + phase + "' (test, challenge)");
+          json tracks = json::object();
+          for (const auto& t : challenge::all_tracks()) {
+            json names = json::array();
+            for (const auto& f : challenge::track_files(svc->manifest(), phase, t)) names.push_back(f.name);
+            tracks[t.name] = names;
+          }
+          send_json(res, {{"phase", phase}, {"tracks", tracks}});
         }));
 
   S.Get("/api/teams", wrap(Need::none, [=](RB_HANDLER_ARGS) { send_json(res, store->teams()); }));

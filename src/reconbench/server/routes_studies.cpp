@@ -152,8 +152,11 @@ void study_routes(httplib::Server& S, const Ctx& c) {
           json letters = json::array();
           for (size_t i = 0; i < st["candidates"].size(); ++i) letters.push_back(challenge::letter(static_cast<int64_t>(i)));
           auto saved = store->reader_response(sid, a->user.id, cs_index);
+          json slices;  // the case volume's slice count (the viewer scrolls through them)
+          for (const auto& f : challenge::track_files(svc->manifest(), st["phase"], challenge::find_track(st["track"])))
+            if (f.name == cs["volume"] && f.slices > 0) slices = f.slices;
           send_json(res, {{"study", sid}, {"k", k}, {"cases", st["cases"].size()}, {"track", st["track"]},
-                          {"slice", cs["slice"]}, {"letters", letters},
+                          {"slice", cs["slice"]}, {"slices", slices}, {"letters", letters},
                           {"saved", saved.is_null() ? json() : saved["response"]},
                           {"complete", !saved.is_null() && saved["complete"].get<bool>()}});
         }));

@@ -28,6 +28,21 @@ struct SubmissionRequest {
   int64_t team_id = 0;
 };
 
+// A participant's team may submit to `phase`/`track` now: in a team, phase open, quota and
+// attempts left. Returns the team id; HttpError (403/429) naming the phase otherwise.
+int64_t check_may_submit(const Ctx& c, const Auth& a, const std::string& phase, const std::string& track) {
+  if (a.user.role != "participant") fail(403, "only participants submit (organisers submit baselines)");
+  auto team = c.store->team_of(a.user.id);
+  if (!team) fail(403, "create or join a team before submitting");
+  auto ph = c.phase_open(phase);
+  auto q = c.store->quota(team->id, ph.id, track);
+  if (q.attempts_left <= 0)
+    fail(429, "attempt limit reached (" + std::to_string(c.store->limits().attempts_per_day) +
+                  " attempts per 24 h, valid or not)");
+  if (q.remaining <= 0) fail(429, "submission limit reached for " + track + " in phase " + phase);
+  return team->id;
+}
+
 // Who may submit what, now (everything but the files' presence in the blob store).
 void check_submission(const Ctx& c, const Auth& a, SubmissionRequest& r) {
   if (!valid_track(r.track)) fail(400, "unknown track '" + r.track + "' (multicoil_4x, multicoil_8x, transfer_4x)");
@@ -38,16 +53,7 @@ void check_submission(const Ctx& c, const Auth& a, SubmissionRequest& r) {
     if (!a.organiser()) fail(403, "only organisers submit baselines");
     c.store->phase(r.phase);
   } else {
-    if (a.user.role != "participant") fail(403, "only participants submit (organisers submit baselines)");
-    auto team = c.store->team_of(a.user.id);
-    if (!team) fail(403, "create or join a team before submitting");
-    r.team_id = team->id;
-    auto ph = c.phase_open(r.phase);
-    auto q = c.store->quota(r.team_id, ph.id, r.track);
-    if (q.attempts_left <= 0)
-      fail(429, "attempt limit reached (" + std::to_string(c.store->limits().attempts_per_day) +
-                    " attempts per 24 h, valid or not)");
-    if (q.remaining <= 0) fail(429, "submission limit reached for " + r.track + " in phase " + r.phase);
+    r.team_id = check_may_submit(c, a, r.phase, r.track);
   }
   std::sort(r.files.begin(), r.files.end());
   for (size_t k = 0; k < r.files.size(); ++k) {
@@ -250,6 +256,16 @@ void submission_routes(httplib::Server& S, const Ctx& c) {
   auto wrap = [&c](Need need, Fn fn) { return c.wrap(need, std::move(fn)); };
   challenge::Service* const svc = c.svc;
   challenge::Store* const store = c.store;
+
+  // ?phase=&track= -> 200 {phase, track, ok: true}, or the 4xx that creating a submission
+  // would give now (phase closed, no team, quota): `submit` asks before uploading anything.
+  S.Get("/api/submissions/check", wrap(Need::user, [=](RB_HANDLER_ARGS) {
+          const std::string phase = req.get_param_value("phase"), track = req.get_param_value("track");
+          if (!valid_track(track)) fail(400, "unknown track '" + track + "' (multicoil_4x, multicoil_8x, transfer_4x)");
+          if (phase != "test" && phase != "challenge") fail(400, "unknown phase '" + phase + "' (test, challenge)");
+          check_may_submit(c, *a, phase, track);  // organisers submit baselines only, not here
+          send_json(res, {{"phase", phase}, {"track", track}, {"ok", true}});
+        }));
 
   // -> 202 {id, state: "validating"}: validated in the background (validator threads).
   S.Post("/api/submissions", wrap(Need::write, [=](RB_HANDLER_ARGS) {

@@ -15,6 +15,9 @@
 //
 // Endpoints (JSON unless noted):
 //   GET  /api/health | /api/challenge | /api/teams
+//   GET  /api/challenge/files?phase=   {phase, tracks: {track: [file names]}}
+//   GET  /api/submissions/check?phase=&track=   200 when the team may submit there now, else
+//        the 4xx that POST /api/submissions would give (phase closed, no team, quota)
 //   POST /api/register {username, password, team?}     POST /api/login {username, password}
 //   POST /api/logout (revokes the token used)          GET  /api/me
 //   POST|GET /api/tokens  {scope, label, expires_in_days?}   DELETE /api/tokens/<id>

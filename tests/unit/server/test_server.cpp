@@ -12,6 +12,7 @@
 #include "reconbench/challenge/crypto.hpp"
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/challenge/validate.hpp"
+#include "reconbench/eval/stats.hpp"
 #include "reconbench/server/server.hpp"
 
 namespace ch = rb::challenge;
@@ -151,7 +152,11 @@ TEST_F(ServerTest, RegisterUploadSubmitScoreLeaderboard) {
   EXPECT_EQ(lb["hidden"], false);
   ASSERT_GE(lb["entries"].size(), 1u);
   bool found = false;
-  for (const auto& e : lb["entries"]) found = found || e["team"] == "Team Alice";
+  for (const auto& e : lb["entries"]) {
+    if (e["team"] != "Team Alice") continue;
+    found = true;
+    EXPECT_EQ(e["ssim"]["n"], 2) << "the volumes behind the intervals (the web's 'n too small' rule)";
+  }
   EXPECT_TRUE(found) << lb.dump();
   // Per-case test scores and images stay hidden from participants until the phase closes...
   expect_error(c.Get(("/api/submissions/" + std::to_string(sub["id"].get<int64_t>()) + "/volumes").c_str()), 403);
@@ -302,6 +307,9 @@ TEST_F(ServerTest, QuotaLimitsReturn429AndRemainingIsShown) {
   expect_error(c.Post("/api/submissions", json{{"phase", "test"}, {"track", "multicoil_8x"}, {"files", files}}.dump(),
                       "application/json"),
                429, "limit");
+  // `submit` asks first: the same refusal, before any upload.
+  expect_error(c.Get("/api/submissions/check?phase=test&track=multicoil_8x"), 429, "limit");
+  EXPECT_EQ(c.Get("/api/submissions/check?phase=test&track=multicoil_4x")->status, 200);
   auto q = body(c.Get("/api/quota?phase=test&track=multicoil_8x"));
   EXPECT_EQ(q["remaining"], 0);
   EXPECT_TRUE(q["next_reset"].is_number());
@@ -311,6 +319,26 @@ TEST_F(ServerTest, QuotaLimitsReturn429AndRemainingIsShown) {
                       "application/json"),
                409, "duplicate");
   EXPECT_EQ(body(c.Get("/api/quota?phase=test&track=multicoil_8x"))["remaining"], 2);
+}
+
+// GET /api/challenge/files: each track's files of a phase, by the validator's rule
+// (challenge::track_files), which `submit --track auto` groups a directory by.
+TEST_F(ServerTest, ChallengeFilesListEachTracksFiles) {
+  for (const std::string phase : {"test", "challenge"}) {
+    auto j = body(client().Get(("/api/challenge/files?phase=" + phase).c_str()));
+    ASSERT_EQ(j["phase"], phase) << j.dump();
+    size_t listed = 0;
+    for (const auto& t : ch::all_tracks()) {
+      std::vector<std::string> want;
+      for (const auto& f : ch::track_files(svc->manifest(), phase, t)) want.push_back(f.name);
+      EXPECT_EQ(j["tracks"][t.name].get<std::vector<std::string>>(), want) << phase << " " << t.name;
+      listed += want.size();
+    }
+    EXPECT_GT(listed, 0u) << phase;
+  }
+  expect_error(client().Get("/api/challenge/files?phase=train"), 400, "unknown phase");
+  expect_error(client().Get("/api/submissions/check?phase=test&track=multicoil_4x"), 401);
+  EXPECT_EQ(body(client().Get("/api/challenge"))["intervals_min_n"], rb::eval::kMinVolumesForIntervals);
 }
 
 TEST_F(ServerTest, HiddenChallengeScoresThenCloseAndReaderStudy) {
