@@ -407,10 +407,14 @@ std::string to_text(const EvalRun& run) {
       ms.push_back({"PSNR_masked", &g.psnr_masked, 2});
       ms.push_back({"NMSE_masked", &g.nmse_masked, 4});
     }
-    for (const auto& m : ms)
+    for (const auto& m : ms) {
+      // Below kMinVolumesForIntervals volumes an interval would suggest false certainty.
+      const bool few = m.s->n < kMinVolumesForIntervals;
       os << pad(name, 16) << pad(m.label, 13) << pad(std::to_string(m.s->n), 5)
-         << pad(fmt(m.s->mean, m.prec), 9) << pad(interval_str(m.s->quantile_interval, m.prec), 22)
-         << interval_str(m.s->bootstrap_ci, m.prec) << "\n";
+         << pad(fmt(m.s->mean, m.prec), 9)
+         << pad(few ? "n too small" : interval_str(m.s->quantile_interval, m.prec), 22)
+         << (few ? "n too small" : interval_str(m.s->bootstrap_ci, m.prec)) << "\n";
+    }
   };
   for (const auto& [k, g] : run.by_acquisition) rows(k, g);
   for (const auto& [k, g] : run.by_acceleration) rows(k + "X", g);

@@ -71,7 +71,7 @@ std::vector<double> probability_rank_first(const std::vector<std::vector<double>
 
 // Fewer finite volumes than this and the intervals above ([v, v] at n = 1) and P(rank = 1)
 // suggest a certainty the data cannot give: displays (the web UI, from the server's
-// /api/challenge "intervals_min_n") show "n too small" instead of them.
+// /api/challenge "intervals_min_n"; `reconbench eval`'s text table) show "n too small".
 inline constexpr int64_t kMinVolumesForIntervals = 3;
 
 // Summary of one metric over volumes.

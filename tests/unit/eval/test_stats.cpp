@@ -6,6 +6,7 @@
 #include <random>
 
 #include "reconbench/core/error.hpp"
+#include "reconbench/eval/evaluate.hpp"
 #include "reconbench/eval/stats.hpp"
 
 namespace {
@@ -176,6 +177,36 @@ TEST(EvalKendall, Chi2SurvivalFunction) {
 TEST(EvalStats, FormatNumber) {
   EXPECT_EQ(ev::format_number(0.912345, 4), "0.9123");
   EXPECT_EQ(ev::format_number(std::nan(""), 4), "n/a");
+}
+
+}  // namespace
+
+namespace {
+
+// The text table shows "n too small" instead of intervals below kMinVolumesForIntervals
+// volumes (an interval [v, v] at n = 1 suggests certainty), and the intervals from there on.
+TEST(EvalStats, TextTableSaysNTooSmallBelowTheMinimumVolumes) {
+  auto table = [](int64_t n) {
+    std::vector<rb::eval::VolumeResult> vols(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      vols[i].file = std::to_string(i).append(".h5");
+      vols[i].metrics.ssim = 0.8 + 0.01 * static_cast<double>(i);
+      vols[i].metrics.psnr = 30;
+      vols[i].metrics.nmse = 0.02;
+    }
+    std::vector<const rb::eval::VolumeResult*> ptrs;
+    for (const auto& v : vols) ptrs.push_back(&v);
+    rb::eval::EvalRun run;
+    run.options.metrics.masked = false;
+    run.all = rb::eval::summarize_volumes(ptrs, {});
+    run.volumes = vols;
+    return rb::eval::to_text(run);
+  };
+  for (int64_t n = 1; n < rb::eval::kMinVolumesForIntervals; ++n)
+    EXPECT_NE(table(n).find("n too small"), std::string::npos) << n;
+  const std::string enough = table(rb::eval::kMinVolumesForIntervals);
+  EXPECT_EQ(enough.find("n too small"), std::string::npos);
+  EXPECT_NE(enough.find("[0.80"), std::string::npos) << enough;
 }
 
 }  // namespace
