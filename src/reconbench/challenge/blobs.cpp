@@ -13,6 +13,16 @@ namespace rb::challenge {
 
 namespace fs = std::filesystem;
 
+namespace {
+// The data on disk before a rename makes the file visible.
+void fsync_file(const fs::path& file) {
+  if (FILE* f = std::fopen(file.c_str(), "rb")) {
+    ::fsync(fileno(f));
+    std::fclose(f);
+  }
+}
+}  // namespace
+
 BlobStore::BlobStore(fs::path dir) : dir_(std::move(dir)) {
   fs::create_directories(dir_ / "uploads");
 }
@@ -37,11 +47,7 @@ std::string BlobStore::adopt(const fs::path& file, const std::string& expected) 
   if (fs::exists(dst)) {
     fs::remove(file);
   } else {
-    // fsync the data before the rename makes it visible.
-    if (FILE* f = std::fopen(file.c_str(), "rb")) {
-      ::fsync(fileno(f));
-      std::fclose(f);
-    }
+    fsync_file(file);
     fs::rename(file, dst);
   }
   return sha;
@@ -67,6 +73,29 @@ std::string BlobStore::put(const std::string& bytes) {
 
 fs::path BlobStore::upload_path(int64_t upload_id) const {
   return dir_ / "uploads" / (std::to_string(upload_id) + ".part");
+}
+
+fs::path BlobStore::canonical_path(const std::string& sha) const {
+  RB_ASSERT(is_sha256_hex(sha), "bad blob id ", sha);
+  return dir_ / "canonical" / sha.substr(0, 2) / (sha.substr(2) + ".h5");
+}
+
+bool BlobStore::has_canonical(const std::string& sha) const {
+  return is_sha256_hex(sha) && fs::is_regular_file(canonical_path(sha));
+}
+
+fs::path BlobStore::canonical_staging() const {
+  const fs::path d = dir_ / "canonical" / "tmp" / (std::to_string(::getpid()) + "-" + random_hex(8));
+  fs::create_directories(d);
+  return d;
+}
+
+void BlobStore::adopt_canonical(const fs::path& file, const std::string& sha) {
+  const fs::path dst = canonical_path(sha);
+  fs::create_directories(dst.parent_path());
+  if (fs::exists(dst)) return;
+  fsync_file(file);
+  fs::rename(file, dst);
 }
 
 }  // namespace rb::challenge

@@ -44,7 +44,21 @@ int landlock_abi() {
 
 std::string errno_text(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-void landlock_confine(const std::vector<fs::path>& readable) {
+// One Landlock rule: `access` beneath `path`.
+void landlock_allow(int ruleset, const fs::path& path, uint64_t access) {
+  const int fd = ::open(path.c_str(), O_PATH | O_CLOEXEC);
+  RB_CHECK(fd >= 0, errno_text("confinement: " + path.string()));
+  landlock_path_beneath_attr rule{};
+  rule.allowed_access = access;
+  rule.parent_fd = fd;
+  const long r = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
+  const int err = errno;
+  ::close(fd);
+  errno = err;
+  RB_CHECK(r == 0, errno_text("landlock_add_rule " + path.string()));
+}
+
+void landlock_confine(const std::vector<fs::path>& readable, const std::vector<fs::path>& writable) {
   const int abi = landlock_abi();
   RB_CHECK(abi > 0, "Landlock is not available on this kernel");
   RulesetAttr attr;
@@ -55,18 +69,13 @@ void landlock_confine(const std::vector<fs::path>& readable) {
   const size_t size = abi >= 6 ? 24 : abi >= 4 ? 16 : 8;
   const int ruleset = static_cast<int>(syscall(SYS_landlock_create_ruleset, &attr, size, 0));
   RB_CHECK(ruleset >= 0, errno_text("landlock_create_ruleset"));
-  for (const auto& p : readable) {
-    const int fd = ::open(p.c_str(), O_PATH | O_CLOEXEC);
-    RB_CHECK(fd >= 0, errno_text("confinement: " + p.string()));
-    landlock_path_beneath_attr rule{};
-    rule.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE;
-    rule.parent_fd = fd;
-    const long r = syscall(SYS_landlock_add_rule, ruleset, LANDLOCK_RULE_PATH_BENEATH, &rule, 0);
-    const int err = errno;
-    ::close(fd);
-    errno = err;
-    RB_CHECK(r == 0, errno_text("landlock_add_rule " + p.string()));
-  }
+  for (const auto& p : readable) landlock_allow(ruleset, p, LANDLOCK_ACCESS_FS_READ_FILE);
+  // Regular files inside the output directories: create (an atomic write's temporary), write,
+  // truncate (H5F_ACC_TRUNC), rename within the directory (REMOVE_FILE + MAKE_REG), remove.
+  const uint64_t write_dir = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
+                             LANDLOCK_ACCESS_FS_READ_DIR | LANDLOCK_ACCESS_FS_REMOVE_FILE |
+                             LANDLOCK_ACCESS_FS_MAKE_REG | (abi >= 3 ? kFsTruncate : 0);
+  for (const auto& d : writable) landlock_allow(ruleset, d, write_dir);
   RB_CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0, errno_text("PR_SET_NO_NEW_PRIVS"));
   RB_CHECK(syscall(SYS_landlock_restrict_self, ruleset, 0) == 0, errno_text("landlock_restrict_self"));
   ::close(ruleset);
@@ -94,7 +103,7 @@ unsigned long locked_flags(const fs::path& p) {
 }
 
 // A new user + mount namespace whose root is a tmpfs holding only `readable`.
-void namespace_confine(const std::vector<fs::path>& readable) {
+void namespace_confine(const std::vector<fs::path>& readable, const std::vector<fs::path>& writable) {
   const uid_t uid = ::geteuid();
   const gid_t gid = ::getegid();
   RB_CHECK(::unshare(CLONE_NEWUSER | CLONE_NEWNS) == 0, errno_text("unshare(user+mount namespace)"));
@@ -112,6 +121,14 @@ void namespace_confine(const std::vector<fs::path>& readable) {
     fds.push_back(fd);
     flags.push_back(locked_flags(p));
   }
+  std::vector<int> dir_fds;
+  std::vector<unsigned long> dir_flags;
+  for (const auto& d : writable) {
+    const int fd = ::open(d.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+    RB_CHECK(fd >= 0, errno_text("confinement: " + d.string()));
+    dir_fds.push_back(fd);
+    dir_flags.push_back(locked_flags(d));
+  }
   const std::string root = fs::is_directory("/tmp") ? "/tmp" : "/mnt";
   RB_CHECK(::mount("none", root.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=64k,mode=0755") == 0,
            errno_text("mount tmpfs"));
@@ -128,6 +145,18 @@ void namespace_confine(const std::vector<fs::path>& readable) {
     RB_CHECK(::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | flags[k], nullptr) == 0,
              errno_text("read-only bind " + readable[k].string()));
     ::close(fds[k]);
+  }
+  for (size_t k = 0; k < writable.size(); ++k) {  // read-write binds of the output directories
+    const fs::path target = fs::path(root) / writable[k].relative_path();
+    std::error_code ec;
+    fs::create_directories(target, ec);
+    const std::string src = "/proc/self/fd/" + std::to_string(dir_fds[k]);
+    RB_CHECK(::mount(src.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) == 0,
+             errno_text("bind " + writable[k].string()));
+    RB_CHECK(::mount(nullptr, target.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NODEV |
+                     MS_NOEXEC | dir_flags[k], nullptr) == 0,
+             errno_text("no-exec bind " + writable[k].string()));
+    ::close(dir_fds[k]);
   }
   const std::string old = root + "/.old-root";
   RB_CHECK(::mkdir(old.c_str(), 0700) == 0, errno_text("mkdir " + old));
@@ -189,11 +218,13 @@ Confinement chosen_confinement() {
   return probe_confinement().best();
 }
 
-void confine_to(const std::vector<fs::path>& readable, Confinement how) {
-  std::vector<fs::path> files;
+void confine_to(const std::vector<fs::path>& readable, Confinement how,
+                const std::vector<fs::path>& writable) {
+  std::vector<fs::path> files, dirs;
   for (const auto& p : readable) files.push_back(fs::absolute(p).lexically_normal());
-  if (how == Confinement::landlock) landlock_confine(files);
-  if (how == Confinement::mount_namespace) namespace_confine(files);
+  for (const auto& d : writable) dirs.push_back(fs::absolute(d).lexically_normal());
+  if (how == Confinement::landlock) landlock_confine(files, dirs);
+  if (how == Confinement::mount_namespace) namespace_confine(files, dirs);
 }
 
 }  // namespace rb::challenge

@@ -39,10 +39,15 @@ struct ConfinementProbe {
 // What this kernel offers (a forked child tries the namespace); cheap, no side effects.
 ConfinementProbe probe_confinement();
 
-// Restricts this process to reading `readable` (regular files) with `how`, irreversibly.
+// Restricts this process to reading `readable` (regular files) with `how`, irreversibly;
+// `writable` (existing directories) additionally allow creating, writing, renaming and
+// removing regular files directly inside them (the validator's canonical copies); Landlock
+// refuses everything else there (subdirectories, links, special files), the namespace
+// mechanism bind-mounts them read-write (no devices, setuid or exec).
 // UserError if `how` cannot be applied (nothing is half-applied silently: the caller exits).
 // Must run before any other thread starts (the namespace path calls unshare).
-void confine_to(const std::vector<std::filesystem::path>& readable, Confinement how);
+void confine_to(const std::vector<std::filesystem::path>& readable, Confinement how,
+                const std::vector<std::filesystem::path>& writable = {});
 
 // The mechanism to use in a validator child: the forced one (environment, above), else
 // probe_confinement().best().

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -21,6 +22,7 @@
 #include <thread>
 
 #include "reconbench/challenge/confine.hpp"
+#include "reconbench/challenge/h5.hpp"
 #include "reconbench/core/error.hpp"
 
 extern char** environ;
@@ -264,9 +266,13 @@ std::vector<fs::path> readable_files(const std::map<std::string, fs::path>& file
   return out;
 }
 
-}  // namespace
-
-namespace {
+// The canonical copy of an accepted file (sandbox.hpp). `name` is a manifest volume name (the
+// validator accepts no other), checked again so that it cannot leave DIR.
+void write_canonical(const fs::path& dir, const std::string& name, const Array<float>& vol) {
+  RB_CHECK(!name.empty() && name.find('/') == std::string::npos && name[0] != '.',
+           "bad canonical file name ", name);
+  write_float_volume(dir / name, "reconstruction", vol, {{"format", kCanonicalFormat}});
+}
 
 int run_validator_child(std::istream& in, std::FILE* out) {
   try {
@@ -294,9 +300,15 @@ int run_validator_child(std::istream& in, std::FILE* out) {
       return 2;
     }
     vo.scale = scale == "none" ? ScaleReference::none : ScaleReference::zero_filled;
+    const fs::path canonical = req.value("canonical", std::string());
+    if (!canonical.empty() && !fs::is_directory(canonical)) {
+      std::fprintf(out, "error bad request: canonical directory %s does not exist\n", canonical.c_str());
+      return 2;
+    }
     const Confinement how = chosen_confinement();
     try {
-      confine_to(readable_files(files, manifest, phase, track), how);
+      confine_to(readable_files(files, manifest, phase, track), how,
+                 canonical.empty() ? std::vector<fs::path>{} : std::vector<fs::path>{canonical});
     } catch (const UserError& e) {
       std::fprintf(out, "error cannot confine the validator (%s): %s\n", to_string(how).c_str(), e.what());
       return 2;
@@ -307,6 +319,10 @@ int run_validator_child(std::istream& in, std::FILE* out) {
       std::fflush(out);
       auto f = files.find(name);
       if (f != files.end()) maybe_inject_fault(f->second, out);
+    };
+    if (!canonical.empty()) vo.on_accepted = [&](const std::string& name, const Array<float>& vol) {
+      write_canonical(canonical, name, vol);
+      std::fprintf(out, "canonical %s\n", name.c_str());
     };
     const auto report = validate_submission(files, manifest, phase, track, vo);
     std::fprintf(out, "report %s\n", to_json(report).dump().c_str());
@@ -339,6 +355,15 @@ int validator_child_main(std::istream& in, std::FILE* out) {
 
 // ---------------------------------------------------------------- parent side
 
+int64_t canonical_file_bytes(const Manifest& manifest, const std::string& phase, const Track& track) {
+  int64_t most = 0;
+  for (const auto& e : track_files(manifest, phase, track)) {
+    if (e.slices <= 0 || e.recon_h <= 0 || e.recon_w <= 0) return int64_t(4) << 30;
+    most = std::max(most, e.slices * e.recon_h * e.recon_w * int64_t(sizeof(float)));
+  }
+  return most + (int64_t(1) << 20);
+}
+
 ValidationReport report_from_json(const nlohmann::json& j) {
   ValidationReport r;
   r.track = j.value("track", "");
@@ -357,7 +382,7 @@ ValidationReport report_from_json(const nlohmann::json& j) {
 IsolatedValidation validate_isolated(const std::vector<std::string>& command, const fs::path& data,
                                      const std::map<std::string, fs::path>& files,
                                      const std::string& phase, const Track& track,
-                                     const SandboxLimits& limits) {
+                                     const SandboxLimits& limits, const fs::path& canonical_dir) {
   IsolatedValidation out;
   out.report.track = track.name;
   out.report.phase = phase;
@@ -371,6 +396,7 @@ IsolatedValidation validate_isolated(const std::vector<std::string>& command, co
                         {"scale", "zero_filled"},
                         {"files", nlohmann::json::object()}};
   for (const auto& [name, path] : files) req["files"][name] = path.string();
+  if (!canonical_dir.empty()) req["canonical"] = fs::absolute(canonical_dir).string();
   const auto r = run_sandboxed(command, req.dump(), limits, {std::string(kValidatorChildEnv) + "=1"});
   out.seconds = r.seconds;
   if (!r.started) {

@@ -20,11 +20,20 @@
 // Validator child protocol: request JSON on stdin
 //   {"data": DATA, "phase": P, "track": T, "files": {name: path}, "scale": "zero_filled"}
 // ("scale": "zero_filled" (default) or "none"; the hidden ground truth is never a reference
-// here, validate.hpp)
+// here, validate.hpp; optional "canonical": DIR, below)
 // and on stdout a line "confinement landlock|namespace|none", one line "file NAME" before
 // each file is parsed, then a final line
 // "report {...}" (exit 0), or "error REASON" (exit 2: bad request, a fault of ours) or
 // "error out of memory" (exit 3: the memory limit was hit while parsing).
+//
+// Canonical copies (issue 21): with "canonical": DIR (an existing, empty directory) the child
+// may also create regular files directly in DIR (and nowhere else), and for every file that
+// passes validation writes DIR/NAME with reconbench's own writer (h5.hpp
+// write_float_volume): one contiguous, unfiltered float32 dataset `reconstruction`
+// [slice y x] and the string attribute `format` = kCanonicalFormat, nothing else, and prints
+// "canonical NAME". Scoring, slice images and exports read only these copies (BlobStore::
+// canonical_path), so bytes a participant chose reach libhdf5 only in this child. RLIMIT_FSIZE
+// must then allow a volume (SandboxLimits::file_bytes; canonical_file_bytes).
 //
 // Test hook (fault injection, only when RECONBENCH_TEST_FAULTS=1 is in the child's
 // environment): a submission file whose first bytes are "RB_TEST_FAULT=segv" | "=hang" |
@@ -70,6 +79,8 @@ SandboxResult run_sandboxed(const std::vector<std::string>& argv, const std::str
                             const SandboxLimits& limits,
                             const std::vector<std::string>& extra_env = {});
 
+inline constexpr const char* kCanonicalFormat = "reconbench-canonical-1";
+
 // Set in the child's environment by validate_isolated; a binary whose main (or a test's
 // static initialiser) sees it runs validator_child_main instead of its usual work.
 inline constexpr const char* kValidatorChildEnv = "RECONBENCH_VALIDATOR_CHILD";
@@ -110,7 +121,13 @@ IsolatedValidation validate_isolated(const std::vector<std::string>& command,
                                      const std::filesystem::path& data,
                                      const std::map<std::string, std::filesystem::path>& files,
                                      const std::string& phase, const Track& track,
-                                     const SandboxLimits& limits);
+                                     const SandboxLimits& limits,
+                                     const std::filesystem::path& canonical_dir = {});
+
+// RLIMIT_FSIZE a validator child writing canonical copies of `track` needs: the largest
+// volume's float32 bytes (manifest slices x recon matrix) plus 1 MiB of HDF5 metadata; 4 GiB
+// when the manifest does not give a shape.
+int64_t canonical_file_bytes(const Manifest& manifest, const std::string& phase, const Track& track);
 
 // The report of a child, parsed back (inverse of to_json).
 ValidationReport report_from_json(const nlohmann::json& j);

@@ -43,8 +43,61 @@ Service::Service(const ServiceOptions& opts, Store::Clock clock)
 
 std::map<std::string, fs::path> Service::submission_files(const SubmissionRow& s) {
   std::map<std::string, fs::path> out;
+  for (const auto& [name, sha] : s.files) out[name] = blobs_.canonical_path(sha);
+  return out;
+}
+
+std::map<std::string, fs::path> Service::upload_files(const SubmissionRow& s) {
+  std::map<std::string, fs::path> out;
   for (const auto& [name, sha] : s.files) out[name] = blobs_.path(sha);
   return out;
+}
+
+IsolatedValidation Service::validate_and_canonicalise(const SubmissionRow& s) {
+  const auto files = upload_files(s);
+  for (const auto& [name, path] : files)
+    RB_CHECK(fs::exists(path), "blob of ", name, " is missing from the blob store");
+  const Track& track = find_track(s.track);
+  SandboxLimits limits = opts_.validator_limits;
+  limits.file_bytes = std::max(limits.file_bytes, canonical_file_bytes(manifest_, s.phase, track));
+  const fs::path staging = blobs_.canonical_staging();
+  struct Cleanup {
+    fs::path dir;
+    ~Cleanup() {
+      std::error_code ec;
+      fs::remove_all(dir, ec);
+    }
+  } cleanup{staging};
+  auto iv = validate_isolated(validator_command(), opts_.data, files, s.phase, track, limits, staging);
+  if (iv.outcome != IsolatedValidation::Outcome::report || !iv.report.ok()) return iv;
+  for (const auto& [name, sha] : s.files) {
+    if (!fs::is_regular_file(staging / name)) {
+      iv.outcome = IsolatedValidation::Outcome::platform;
+      iv.reason = "the validator wrote no canonical copy of " + name;
+      return iv;
+    }
+    blobs_.adopt_canonical(staging / name, sha);
+  }
+  return iv;
+}
+
+void Service::ensure_canonical(const SubmissionRow& s) {
+  bool all = true;
+  for (const auto& [name, sha] : s.files) all = all && blobs_.has_canonical(sha);
+  if (all) return;
+  const auto iv = validate_and_canonicalise(s);
+  RB_CHECK(iv.outcome == IsolatedValidation::Outcome::report,
+           "cannot make the canonical copies of submission ", s.id, ": ", iv.reason);
+  RB_CHECK(iv.report.ok(), "submission ", s.id, " no longer validates: ", to_text(iv.report));
+}
+
+fs::path Service::canonical_file(const SubmissionRow& s, const std::string& name) {
+  for (const auto& [n, sha] : s.files) {
+    if (n != name) continue;
+    if (!blobs_.has_canonical(sha)) ensure_canonical(s);
+    return blobs_.canonical_path(sha);
+  }
+  throw UserError("submission " + std::to_string(s.id) + " has no file " + name);
 }
 
 nlohmann::json Service::quota_json(int64_t team_id, const std::string& phase,
@@ -141,11 +194,7 @@ int64_t Service::validate_one(const std::string& worker, double lease_s,
   try {
     auto s = store_->submission(job->submission_id);
     RB_ASSERT(s.has_value());
-    const auto files = submission_files(*s);
-    for (const auto& [name, path] : files)
-      RB_CHECK(fs::exists(path), "blob of ", name, " is missing from the blob store");
-    const auto iv = validate_isolated(validator_command(), opts_.data, files, s->phase,
-                                      find_track(s->track), opts_.validator_limits);
+    const auto iv = validate_and_canonicalise(*s);
     keeper.finish();
     if (iv.outcome == IsolatedValidation::Outcome::platform) {
       std::fprintf(stderr, "validator %s: submission %lld: %s\n", worker.c_str(),
@@ -223,6 +272,7 @@ int64_t Service::work_one(const std::string& worker, double lease_s, const std::
       finish_hb();
       return job->id;
     }
+    ensure_canonical(*s);
     auto r = score_submission(submission_files(*s), manifest_, s->phase, find_track(s->track));
     finish_hb();
     // The row carries the spec actually computed (a job queued by an older build is scored

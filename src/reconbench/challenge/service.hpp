@@ -45,8 +45,18 @@ class Service {
   BlobStore& blobs() { return blobs_; }
   const ServiceOptions& options() const { return opts_; }
 
-  // Submission name -> blob path of a stored submission.
+  // Submission name -> canonical copy (BlobStore::canonical_path) of a stored submission's
+  // files: what scoring, slice images and exports read. A copy may be missing (a submission
+  // validated before canonical copies existed, a restored blob store): ensure_canonical.
   std::map<std::string, std::filesystem::path> submission_files(const SubmissionRow& s);
+  // Submission name -> the uploaded bytes: read only by the sandboxed validator.
+  std::map<std::string, std::filesystem::path> upload_files(const SubmissionRow& s);
+  // Makes the missing canonical copies of a validated submission by running the sandboxed
+  // validator on its uploads again; UserError if they no longer validate.
+  void ensure_canonical(const SubmissionRow& s);
+  // The canonical copy of s's file `name` (ensure_canonical first); UserError if s has no
+  // such file.
+  std::filesystem::path canonical_file(const SubmissionRow& s, const std::string& name);
 
   // uploaded -> validating, returning at once: the validation job is queued and a validator
   // (validate_one: the server's validator threads, or a worker) runs it later. Returns the
@@ -143,6 +153,10 @@ class Service {
   Manifest manifest_;
   std::unique_ptr<Store> store_;
   BlobStore blobs_;
+
+  // The sandboxed validator on s's uploads, writing canonical copies that are moved into the
+  // blob store when the report is ok (staging removed either way).
+  IsolatedValidation validate_and_canonicalise(const SubmissionRow& s);
 };
 
 // The reader-study case policy (paper: 6 cases per track, 2 each of T1POST, T2, FLAIR): the

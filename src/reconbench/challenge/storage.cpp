@@ -23,6 +23,27 @@ bool older_than(const fs::path& p, double seconds) {
   return std::chrono::duration<double>(fs::file_time_type::clock::now() - t).count() > seconds;
 }
 
+// Canonical copies of blobs no row names, and validator staging directories left by a crash.
+int64_t remove_stray_canonical(Store& store, const BlobStore& blobs, double grace_s) {
+  int64_t n = 0;
+  std::error_code ec;
+  for (const auto& fan : fs::directory_iterator(blobs.dir() / "canonical", ec)) {
+    const std::string a = fan.path().filename().string();
+    if (a == "tmp") {
+      for (const auto& t : fs::directory_iterator(fan.path(), ec))
+        if (older_than(t.path(), grace_s) && fs::remove_all(t.path(), ec) > 0) ++n;
+      continue;
+    }
+    if (!fan.is_directory() || a.size() != 2) continue;
+    for (const auto& e : fs::directory_iterator(fan.path(), ec)) {
+      const std::string sha = a + e.path().stem().string();
+      if (!is_sha256_hex(sha) || store.blob_known(sha) || !older_than(e.path(), grace_s)) continue;
+      if (fs::remove(e.path(), ec)) ++n;
+    }
+  }
+  return n;
+}
+
 // Files of the blob directory that no database row names.
 int64_t remove_stray_files(Store& store, const BlobStore& blobs, double grace_s) {
   int64_t n = 0;
@@ -36,6 +57,7 @@ int64_t remove_stray_files(Store& store, const BlobStore& blobs, double grace_s)
       if (fs::remove(e.path(), ec)) ++n;
     }
   }
+  n += remove_stray_canonical(store, blobs, grace_s);
   for (const auto& e : fs::directory_iterator(blobs.dir() / "uploads", ec)) {
     const std::string name = e.path().filename().string();
     if (e.path().extension() != ".part" || !older_than(e.path(), grace_s)) continue;
@@ -61,6 +83,7 @@ GcReport collect_garbage(Store& store, BlobStore& blobs, double grace_s) {
     const auto size = fs::file_size(p, ec);
     store.forget_blob(sha);
     if (store.blob_known(sha)) continue;  // claimed by a submission meanwhile
+    fs::remove(blobs.canonical_path(sha), ec);
     if (fs::remove(p, ec)) {
       ++r.blobs;
       r.blob_bytes += static_cast<int64_t>(size);

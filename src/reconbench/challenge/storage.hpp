@@ -7,7 +7,9 @@
 //                   left by a refused request; the file and its rows
 //   stale uploads   resumable uploads not touched for grace_s; the .part file and the row
 //   stray files     files under the blob directory that no row names (a crash between
-//                   writing a file and recording it)
+//                   writing a file and recording it), canonical copies of blobs no row
+//                   names, validator staging directories (canonical/tmp) older than grace_s
+// The canonical copy of a removed orphan blob goes with it.
 // The server runs it periodically (ServerOptions::gc_interval_s) and on
 // POST /api/admin/gc; it is safe while submissions arrive (forget_blob re-checks inside its
 // transaction, and only files older than grace_s are touched).

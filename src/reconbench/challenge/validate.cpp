@@ -188,6 +188,7 @@ ValidationReport validate_submission(const std::map<std::string, fs::path>& file
         r.warnings.push_back({e.name, "scale", os.str()});
       }
     }
+    if (opts.on_accepted) opts.on_accepted(e.name, vol);
   }
   return r;
 }

@@ -30,6 +30,7 @@
 #include <nlohmann/json.hpp>
 
 #include "reconbench/challenge/tracks.hpp"
+#include "reconbench/core/array.hpp"
 
 namespace rb::challenge {
 
@@ -56,6 +57,10 @@ struct ValidationOptions {
   // Called with each submission file's name before it is opened (the sandboxed child
   // reports progress through it, so a crash is attributed to the file being read).
   std::function<void(const std::string&)> on_file;
+  // Called with each file's name and its 'reconstruction' [slice y x] once that file has
+  // passed every check (warnings allowed): the sandboxed child writes the canonical copy from
+  // it (sandbox.hpp), so the volume is read once.
+  std::function<void(const std::string&, const Array<float>&)> on_accepted;
 };
 
 // files: submission name -> path on disk (a directory listing or stored blobs).

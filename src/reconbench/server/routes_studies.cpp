@@ -63,10 +63,7 @@ std::string case_png(challenge::Service& svc, int64_t sid, int64_t user, int64_t
     const int64_t slot = pos[static_cast<size_t>(letter_idx)];
     const int64_t sub = st["candidates"][static_cast<size_t>(slot)]["submission"].get<int64_t>();
     auto s = store->submission(sub);
-    std::string sha;
-    for (const auto& [n, h] : s->files)
-      if (n == volume) sha = h;
-    auto pr = eval::read_eval_input(svc.blobs().path(sha), {"reconstruction"});
+    auto pr = eval::read_eval_input(svc.canonical_file(*s, volume), {"reconstruction"});
     auto p = eval::crop_volume(pr.volume.view(), cside, "reconstruction");
     img = Array<float>::from_view(p(slice));
   }

@@ -340,17 +340,17 @@ void submission_routes(httplib::Server& S, const Ctx& c) {
           if (s.state != "scored") fail(404, "this submission has no scores yet");
           const std::string name = req.matches[2].str();
           const int64_t k = int_param(req, 3);
-          std::string sha;
-          for (const auto& [n, h] : s.files)
-            if (n == name) sha = h;
-          if (sha.empty()) fail(404, "no volume '" + name + "' in this submission");
+          bool has = false;
+          for (const auto& f : s.files) has = has || f.first == name;
+          if (!has) fail(404, "no volume '" + name + "' in this submission");
           const auto track_files = challenge::track_files(svc->manifest(), s.phase, challenge::find_track(s.track));
           const challenge::ManifestFile* mf = nullptr;
           for (const auto& f : track_files)
             if (f.name == name) mf = &f;
           if (!mf) fail(404, "no volume '" + name + "'");
           auto gt = eval::read_eval_input(svc->manifest().root / mf->ground_truth, {"reconstruction_rss", "reconstruction"});
-          auto pr = eval::read_eval_input(svc->blobs().path(sha), {"reconstruction"});
+          // The canonical copy (sandbox.hpp): the uploaded bytes never reach libhdf5 here.
+          auto pr = eval::read_eval_input(svc->canonical_file(s, name), {"reconstruction"});
           if (k < 0 || k >= gt.volume.dim(0) || k >= pr.volume.dim(0)) fail(404, "no slice " + std::to_string(k));
           const int64_t cs = eval::crop_side(gt.volume.shape());
           auto g = eval::crop_volume(gt.volume.view(), cs, "ground truth");
