@@ -69,7 +69,8 @@ void landlock_confine(const std::vector<fs::path>& readable, const std::vector<f
   const size_t size = abi >= 6 ? 24 : abi >= 4 ? 16 : 8;
   const int ruleset = static_cast<int>(syscall(SYS_landlock_create_ruleset, &attr, size, 0));
   RB_CHECK(ruleset >= 0, errno_text("landlock_create_ruleset"));
-  for (const auto& p : readable) landlock_allow(ruleset, p, LANDLOCK_ACCESS_FS_READ_FILE);
+  for (const auto& p : readable)
+    landlock_allow(ruleset, p, LANDLOCK_ACCESS_FS_READ_FILE | (fs::is_directory(p) ? LANDLOCK_ACCESS_FS_READ_DIR : 0));
   // Regular files inside the output directories: create (an atomic write's temporary), write,
   // truncate (H5F_ACC_TRUNC), rename within the directory (REMOVE_FILE + MAKE_REG), remove.
   const uint64_t write_dir = LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_WRITE_FILE |
@@ -135,10 +136,14 @@ void namespace_confine(const std::vector<fs::path>& readable, const std::vector<
   for (size_t k = 0; k < readable.size(); ++k) {
     const fs::path target = fs::path(root) / readable[k].relative_path();
     std::error_code ec;
-    fs::create_directories(target.parent_path(), ec);
-    const int t = ::open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0400);
-    RB_CHECK(t >= 0, errno_text("confinement: " + target.string()));
-    ::close(t);
+    if (fs::is_directory(readable[k])) {  // a mount point for a read-only directory
+      fs::create_directories(target, ec);
+    } else {
+      fs::create_directories(target.parent_path(), ec);
+      const int t = ::open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0400);
+      RB_CHECK(t >= 0, errno_text("confinement: " + target.string()));
+      ::close(t);
+    }
     const std::string src = "/proc/self/fd/" + std::to_string(fds[k]);
     RB_CHECK(::mount(src.c_str(), target.c_str(), nullptr, MS_BIND, nullptr) == 0,
              errno_text("bind " + readable[k].string()));

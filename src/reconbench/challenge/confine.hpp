@@ -39,7 +39,8 @@ struct ConfinementProbe {
 // What this kernel offers (a forked child tries the namespace); cheap, no side effects.
 ConfinementProbe probe_confinement();
 
-// Restricts this process to reading `readable` (regular files) with `how`, irreversibly;
+// Restricts this process to reading `readable` (regular files, or directories: listing them
+// and reading every file beneath) with `how`, irreversibly;
 // `writable` (existing directories) additionally allow creating, writing, renaming and
 // removing regular files directly inside them (the validator's canonical copies); Landlock
 // refuses everything else there (subdirectories, links, special files), the namespace

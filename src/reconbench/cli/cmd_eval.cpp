@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "reconbench/cli/command.hpp"
+#include "reconbench/cli/sandboxed.hpp"
 #include "reconbench/core/error.hpp"
 #include "reconbench/core/fs.hpp"
 #include "reconbench/eval/evaluate.hpp"
@@ -24,7 +25,7 @@ struct EvalCmd final : rb::cli::Command {
   std::string target, predictions, figures, out, kendall;
   std::vector<std::string> acquisitions;
   int64_t acceleration = 0;
-  bool masked = false, json = false, csv = false, allow_missing = false;
+  bool masked = false, json = false, csv = false, allow_missing = false, sandbox = false;
   int64_t figure_slices = 1;
   int64_t bootstrap = ev::BootstrapOptions{}.resamples;
   uint64_t seed = ev::BootstrapOptions{}.seed;
@@ -52,6 +53,9 @@ struct EvalCmd final : rb::cli::Command {
     auto* c = app.add_flag("--csv", csv, "print one CSV row per volume");
     j->excludes(c);
     app.add_option("--out", out, "also write the JSON report to this file (atomically)");
+    app.add_flag("--sandbox", sandbox,
+                 "read the files in a sandboxed child process that can only read the inputs and "
+                 "write --out/--figures (for predictions from someone else)");
     app.add_option("--figures", figures,
                    "write per-slice PNGs (GT | recon | |residual| x 5 | SSIM map) into this "
                    "directory, named <file stem>_s<slice>.png");
@@ -74,6 +78,7 @@ struct EvalCmd final : rb::cli::Command {
   }
 
   int run() override {
+    if (sandbox) return run_sandboxed();
     if (!kendall.empty()) return run_kendall();
     RB_CHECK(!target.empty() && !predictions.empty(),
              "--target and --predictions are required (or --kendall FILE)");
@@ -130,6 +135,16 @@ struct EvalCmd final : rb::cli::Command {
       return 2;
     }
     return 0;
+  }
+
+  // The same command in a confined child (cli/sandboxed.hpp).
+  int run_sandboxed() {
+    rb::cli::SandboxAccess access;
+    for (const auto& p : {target, predictions, kendall})
+      if (!p.empty()) access.read.emplace_back(p);
+    if (!out.empty()) access.write.push_back(fs::absolute(out).parent_path());
+    if (!figures.empty()) access.write.emplace_back(figures);
+    return rb::cli::rerun_sandboxed("eval", access);
   }
 
   // Reader-study statistics from a ratings CSV.

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "reconbench/cli/command.hpp"
+#include "reconbench/cli/sandboxed.hpp"
 #include "reconbench/core/error.hpp"
 #include "reconbench/core/fs.hpp"
 #include "reconbench/io/fastmri.hpp"
@@ -155,14 +156,18 @@ void print_text(const json& j) {
 
 struct InfoCmd final : rb::cli::Command {
   std::vector<std::string> inputs;
-  bool as_json = false;
+  bool as_json = false, sandbox = false;
 
   void declare(CLI::App& app) override {
     app.add_option("files", inputs, "fastMRI .h5 files, or directories of them")->required();
     app.add_flag("--json", as_json, "print a JSON array, one object per file");
+    app.add_flag("--sandbox", sandbox,
+                 "parse the files in a sandboxed child process that can only read them (for "
+                 "files from someone else: a crafted file crashes or hangs the child, not you)");
   }
 
   int run() override {
+    if (sandbox) return rb::cli::rerun_sandboxed("info", {{inputs.begin(), inputs.end()}, {}});
     std::vector<fs::path> files = rb::list_inputs(inputs, ".h5");
     json all = json::array();
     int failed = 0;

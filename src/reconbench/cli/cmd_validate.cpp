@@ -7,12 +7,13 @@
 #include "reconbench/challenge/sandbox.hpp"
 #include "reconbench/challenge/validate.hpp"
 #include "reconbench/cli/command.hpp"
+#include "reconbench/core/error.hpp"
 
 namespace {
 
 struct ValidateCmd final : rb::cli::Command {
   std::string dir, track, data, phase = "challenge";
-  bool json = false;
+  bool json = false, sandbox = true;
   void declare(CLI::App& app) override {
     app.add_option("dir", dir, "directory of reconstruction files (one .h5 per input volume)")
         ->required();
@@ -21,13 +22,24 @@ struct ValidateCmd final : rb::cli::Command {
     app.add_option("--phase", phase, "phase whose file list applies: test or challenge")
         ->default_val("challenge");
     app.add_flag("--json", json, "print the report as JSON");
+    app.add_flag("--sandbox,!--no-sandbox", sandbox,
+                 "parse the files in the server's sandboxed validator process (default; "
+                 "--no-sandbox parses them in this process)");
   }
   int run() override {
     const auto manifest = rb::challenge::load_manifest(data);
     const auto& tr = rb::challenge::find_track(track);
-    rb::challenge::ValidationOptions opts;
-    auto report = rb::challenge::validate_submission(rb::challenge::list_submission_dir(dir),
-                                                     manifest, phase, tr, opts);
+    const auto files = rb::challenge::list_submission_dir(dir);
+    rb::challenge::ValidationReport report;
+    if (sandbox) {
+      const auto iv = rb::challenge::validate_isolated({"/proc/self/exe", "validate-child"}, data, files,
+                                                       phase, tr, rb::challenge::SandboxLimits{});
+      RB_CHECK(iv.outcome != rb::challenge::IsolatedValidation::Outcome::platform,
+               "the sandboxed validator: ", iv.reason, " (--no-sandbox validates in this process)");
+      report = iv.report;
+    } else {
+      report = rb::challenge::validate_submission(files, manifest, phase, tr, {});
+    }
     if (json)
       std::cout << rb::challenge::to_json(report).dump(2) << "\n";
     else
@@ -41,7 +53,10 @@ const rb::cli::Registrar reg(
      "Runs the server's validator on a directory of reconstruction files: names against the "
      "track's file list, HDF5 'reconstruction' float32 (slices, y, x) with the volume's slice "
      "count and matrix, no NaN/Inf; warns on negative values and on an intensity scale far "
-     "from the zero-filled RSS of the input k-space. Exit status 0 when valid, 1 when not. A "
+     "from the zero-filled RSS of the input k-space. The files are parsed in the server's "
+     "sandboxed validator process (rlimits, no network, read access to the files and the public "
+     "inputs only; --no-sandbox parses them here), so a hostile file cannot harm you. Exit "
+     "status 0 when valid, 1 when not. A "
      "submission that passes here passes the server's validation, which never costs quota.",
      {"reconbench validate recon-4x/ --track multicoil_4x --data data/",
       "reconbench validate recon-test/ --track multicoil_8x --phase test --data data/ --json"},

@@ -3,10 +3,13 @@
 #include <iostream>
 
 #include "reconbench/cli/command.hpp"
+#include "reconbench/cli/sandboxed.hpp"
 #include "reconbench/core/error.hpp"
 #include "reconbench/core/parallel.hpp"
 
 int main(int argc, char** argv) {
+  rb::cli::confine_if_sandbox_child();  // `--sandbox`'s child: confined before any parsing
+  rb::cli::set_command_line(argc, argv);
   CLI::App app{"reconbench: accelerated MRI reconstruction toolkit and fastMRI-style challenge "
                "server.\nRun `reconbench help` for the list of commands, "
                "`reconbench CMD --help` for one."};
