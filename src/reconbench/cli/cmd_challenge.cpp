@@ -2,6 +2,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "reconbench/challenge/backup.hpp"
 #include "reconbench/challenge/crypto.hpp"
 #include "reconbench/challenge/service.hpp"
 #include "reconbench/challenge/validate.hpp"
@@ -12,18 +13,21 @@
 namespace {
 
 namespace ch = rb::challenge;
+namespace fs = std::filesystem;
 
 struct ChallengeCmd final : rb::cli::Command {
   std::string action, data, db, blobs, role = "participant", password, team, scope = "all",
                                         track, phase = "test", label;
   std::vector<std::string> args;
   int64_t per_day = -1, total = -1, attempts = -1;
-  bool force = false;
+  bool force = false, blobs_only = false;
   void declare(CLI::App& app) override {
     app.add_option("action", action,
-                   "status | add-user NAME | token NAME | close PHASE | publish PHASE | baseline DIR | limits")
+                   "status | add-user NAME | token NAME | close PHASE | publish PHASE | baseline DIR | limits | "
+                   "backup DIR | restore DIR")
         ->required()
-        ->check(CLI::IsMember({"status", "add-user", "token", "close", "publish", "baseline", "limits"}));
+        ->check(CLI::IsMember({"status", "add-user", "token", "close", "publish", "baseline", "limits", "backup",
+                               "restore"}));
     app.add_option("args", args, "the action's argument (user name, phase, directory)");
     app.add_option("--data", data, "challenge data directory")->required();
     app.add_option("--db", db, "database: sqlite:PATH or postgresql://USER[:PASSWORD]@HOST[:PORT]/DB "
@@ -42,6 +46,8 @@ struct ChallengeCmd final : rb::cli::Command {
     app.add_option("--attempts-per-day", attempts, "limits: attempts per team/track in 24 h");
     app.add_flag("--force", force, "publish: publish although a reader study of the phase is incomplete "
                  "(published scores unblind it)");
+    app.add_flag("--blobs-only", blobs_only, "backup/restore: the blob store only (a PostgreSQL database "
+                 "goes through pg_dump/pg_restore, docs/operations.md)");
   }
   std::string arg(const char* what) {
     RB_CHECK(args.size() == 1, "challenge ", action, ": expected one argument (", what, ")");
@@ -52,6 +58,14 @@ struct ChallengeCmd final : rb::cli::Command {
     so.data = data;
     so.db = db;
     so.blobs = blobs;
+    if (action == "restore") {  // before Service, which would create an empty database
+      const std::string url = db.empty() ? ch::default_db_url(data) : db;
+      const auto r = ch::restore_challenge(arg("backup directory"), url,
+                                           blobs.empty() ? ch::default_blob_dir(url) : fs::path(blobs),
+                                           {blobs_only});
+      std::cout << r.dump(2) << "\n";
+      return 0;
+    }
     ch::Service svc(so);
     auto& store = svc.store();
     if (action == "status") {
@@ -92,6 +106,10 @@ struct ChallengeCmd final : rb::cli::Command {
       std::printf("limits: %lld per day, %lld total, %lld attempts per day\n",
                   static_cast<long long>(l.per_day), static_cast<long long>(l.total),
                   static_cast<long long>(l.attempts_per_day));
+    } else if (action == "backup") {
+      std::cout << ch::backup_challenge(store, svc.blobs(), svc.manifest().hash, arg("directory"), {blobs_only})
+                       .dump(2)
+                << "\n";
     } else if (action == "baseline") {
       RB_CHECK(!track.empty() && !label.empty(), "challenge baseline: --track and --label are required");
       auto out = svc.submit_directory(phase, track, 0, svc.organiser_id(), arg("directory"),
@@ -114,10 +132,15 @@ const rb::cli::Registrar reg(
      "account (--role, --password, --team) and prints an API token; 'token NAME' prints a new "
      "token; 'limits' sets the quota; 'baseline DIR' pins a reconstruction directory as a "
      "reference row (--track, --phase, --label); 'close PHASE' closes a phase and, for the "
-     "challenge phase, forms the reader studies from the top 3 teams per track by SSIM.",
+     "challenge phase, forms the reader studies from the top 3 teams per track by SSIM; "
+     "'backup DIR' writes a consistent copy of a SQLite database and the blob store into the "
+     "new directory DIR while the server runs, 'restore DIR' restores one into a database "
+     "(--db) and blob store (--blobs) that do not exist yet, checking every blob's sha256 "
+     "(PostgreSQL: pg_dump/pg_restore plus --blobs-only; docs/operations.md).",
      {"reconbench challenge add-user alice --data data/ --team 'Team A' --password secret123",
       "reconbench challenge baseline zf-4x/ --data data/ --track multicoil_4x --label zero-filled",
-      "reconbench challenge close challenge --data data/"},
+      "reconbench challenge close challenge --data data/",
+      "reconbench challenge backup /backup/2026-12-07 --data data/"},
      75},
     [] { return std::make_unique<ChallengeCmd>(); });
 
