@@ -36,8 +36,32 @@ bool BlobStore::has(const std::string& sha) const {
   return is_sha256_hex(sha) && fs::is_regular_file(path(sha));
 }
 
-std::string BlobStore::adopt(const fs::path& file, const std::string& expected) {
-  const std::string sha = sha256_file(file);
+void UploadHashes::append(int64_t id, int64_t offset, std::string_view chunk) {
+  std::lock_guard lock(mu_);
+  if (offset == 0) states_[id] = State{};
+  auto it = states_.find(id);
+  if (it == states_.end()) return;
+  if (it->second.bytes != offset) {  // not a continuation: finalize hashes the file
+    states_.erase(it);
+    return;
+  }
+  it->second.sha.update(chunk);
+  it->second.bytes += static_cast<int64_t>(chunk.size());
+}
+
+std::optional<std::string> UploadHashes::finish(int64_t id, int64_t size) {
+  std::lock_guard lock(mu_);
+  auto it = states_.find(id);
+  if (it == states_.end()) return std::nullopt;
+  State st = it->second;
+  states_.erase(it);
+  if (st.bytes != size) return std::nullopt;
+  return st.sha.hex_digest();
+}
+
+std::string BlobStore::adopt(const fs::path& file, const std::string& expected,
+                             const std::optional<std::string>& known) {
+  const std::string sha = known ? *known : sha256_file(file);
   if (!expected.empty() && sha != expected) {
     fs::remove(file);
     throw UserError("sha256 mismatch: received data hashes to " + sha + ", expected " + expected);

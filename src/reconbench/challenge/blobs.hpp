@@ -10,9 +10,36 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
+
+#include "reconbench/challenge/crypto.hpp"
 
 namespace rb::challenge {
+
+// The sha256 of resumable uploads, advanced as their chunks arrive, so that finalizing a GB
+// upload does not read it again. In memory only: after a server restart, or when a chunk
+// does not continue exactly where the state ends (a retried or truncated chunk), the upload's
+// state is dropped and finalize hashes the file instead (BlobStore::adopt).
+class UploadHashes {
+ public:
+  // `chunk` was written at `offset` of upload `id`'s .part file.
+  void append(int64_t id, int64_t offset, std::string_view chunk);
+  // The hex digest when the state covers exactly `size` bytes, else nothing; forgets `id`.
+  std::optional<std::string> finish(int64_t id, int64_t size);
+
+ private:
+  struct State {
+    int64_t bytes = 0;
+    Sha256 sha;
+  };
+  std::mutex mu_;
+  std::map<int64_t, State> states_;
+};
 
 class BlobStore {
  public:
@@ -22,10 +49,14 @@ class BlobStore {
   bool has(const std::string& sha256) const;
   // Hash the file, check it against `expected_sha256` (if not empty), move it into place
   // (the source is consumed). Returns the sha256. UserError on mismatch (source removed).
-  std::string adopt(const std::filesystem::path& file, const std::string& expected_sha256 = "");
+  // `known_sha256`: the file's digest computed while it was written (UploadHashes); the file
+  // is then not read again.
+  std::string adopt(const std::filesystem::path& file, const std::string& expected_sha256 = "",
+                    const std::optional<std::string>& known_sha256 = std::nullopt);
   // Store bytes (small files, multipart uploads).
   std::string put(const std::string& bytes);
   std::filesystem::path upload_path(int64_t upload_id) const;
+  UploadHashes& upload_hashes() { return *hashes_; }
   // The canonical copy of upload blob `sha256` (it may not exist yet).
   std::filesystem::path canonical_path(const std::string& sha256) const;
   bool has_canonical(const std::string& sha256) const;
@@ -37,6 +68,7 @@ class BlobStore {
 
  private:
   std::filesystem::path dir_;
+  std::shared_ptr<UploadHashes> hashes_ = std::make_shared<UploadHashes>();
 };
 
 }  // namespace rb::challenge

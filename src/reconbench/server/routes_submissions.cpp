@@ -218,6 +218,7 @@ void upload_routes(httplib::Server& S, const Ctx& c) {
           if (offset + n > u.size)
             fail(413, "chunk runs past the declared size of " + std::to_string(u.size) + " bytes");
           append_chunk(svc->blobs().upload_path(u.id), u.id, offset, req.body);
+          svc->blobs().upload_hashes().append(u.id, offset, req.body);
           store->set_upload_received(u.id, offset + n);
           send_json(res, {{"id", u.id}, {"offset", offset + n}, {"size", u.size}});
         }));
@@ -239,7 +240,8 @@ void upload_routes(httplib::Server& S, const Ctx& c) {
            }
            std::string sha;
            try {
-             sha = svc->blobs().adopt(part, u.sha256);
+             // Hashed as the chunks arrived (UploadHashes); read again only after a restart.
+             sha = svc->blobs().adopt(part, u.sha256, svc->blobs().upload_hashes().finish(u.id, u.size));
            } catch (const UserError& e) {
              store->set_upload_received(u.id, 0);  // data discarded; the client must re-send
              fail(422, e.what());
