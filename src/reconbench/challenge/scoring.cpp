@@ -27,7 +27,8 @@ double finite_or_nan(double v) { return std::isfinite(v) ? v : std::nan(""); }
 
 ScoreResult score_submission(const std::map<std::string, fs::path>& files,
                              const Manifest& manifest, const std::string& phase,
-                             const Track& track) {
+                             const Track& track,
+                             const std::function<void(int64_t, int64_t)>& on_volume) {
   const auto expected = track_files(manifest, phase, track);
   RB_CHECK(!expected.empty(), "track ", track.name, " has no files in phase ", phase);
   const auto opts = scoring_options();
@@ -42,6 +43,7 @@ ScoreResult score_submission(const std::map<std::string, fs::path>& files,
     if (!e.contrast.empty()) v.acquisition = e.contrast;
     if (!e.vendor.empty()) v.vendor = e.vendor;
     results.push_back(std::move(v));
+    if (on_volume) on_volume(static_cast<int64_t>(results.size()), static_cast<int64_t>(expected.size()));
   }
   auto group = [&](auto&& key) {
     std::map<std::string, std::vector<const eval::VolumeResult*>> g;

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 
@@ -35,8 +36,10 @@ std::string evaluator_version();  // "reconbench 0.1.0 / reconbench-eval-1"
 
 // files: submission name -> path. UserError when a GT file is missing or a volume cannot be
 // scored (the caller records a platform failure; validation happened before).
+// on_volume(done, total) after each volume (progress; one volume in memory at a time).
 ScoreResult score_submission(const std::map<std::string, std::filesystem::path>& files,
                              const Manifest& manifest, const std::string& phase,
-                             const Track& track);
+                             const Track& track,
+                             const std::function<void(int64_t, int64_t)>& on_volume = {});
 
 }  // namespace rb::challenge

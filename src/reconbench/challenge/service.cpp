@@ -167,6 +167,8 @@ nlohmann::json Service::submission_view(int64_t id) {
   if (s->state == "failed") out["failure"] = {{"kind", s->failure_kind}, {"reason", s->failure_reason}};
   if (s->state == "validating") out["validation_position"] = store_->validation_position(id);
   if (s->state == "queued" || s->state == "evaluating") out["queue_position"] = store_->queue_position(id);
+  if (s->state == "evaluating")
+    if (const auto p = store_->job_progress(id)) out["progress"] = {{"volumes_scored", p->first}, {"volumes", p->second}};
   if (s->team_id > 0) out["quota"] = quota_json(s->team_id, s->phase, s->track);
   return out;
 }
@@ -273,7 +275,15 @@ int64_t Service::work_one(const std::string& worker, double lease_s, const std::
       return job->id;
     }
     ensure_canonical(*s);
-    auto r = score_submission(submission_files(*s), manifest_, s->phase, find_track(s->track));
+    // Progress for the team's view, written at most once a second (and for the first volume).
+    auto last = std::chrono::steady_clock::time_point{};
+    auto progress = [&](int64_t done, int64_t total) {
+      const auto t = std::chrono::steady_clock::now();
+      if (done < total && t - last < std::chrono::seconds(1)) return;
+      last = t;
+      store_->set_job_progress(job->id, worker, done, total);
+    };
+    auto r = score_submission(submission_files(*s), manifest_, s->phase, find_track(s->track), progress);
     finish_hb();
     // The row carries the spec actually computed (a job queued by an older build is scored
     // with the current spec and labelled so).

@@ -89,6 +89,7 @@ CREATE TABLE IF NOT EXISTS jobs(
   worker TEXT NOT NULL DEFAULT '', lease_expires REAL NOT NULL DEFAULT 0,
   heartbeat_at REAL NOT NULL DEFAULT 0, attempts INTEGER NOT NULL DEFAULT 0,
   error TEXT NOT NULL DEFAULT '', created_at REAL NOT NULL, finished_at REAL NOT NULL DEFAULT 0,
+  volumes_done INTEGER NOT NULL DEFAULT 0, volumes_total INTEGER NOT NULL DEFAULT 0,
   UNIQUE(submission_id, spec_hash));
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, id);
 CREATE TABLE IF NOT EXISTS scores(
@@ -182,6 +183,12 @@ void Store::migrate(int from) {
         "ALTER TABLE phases ADD COLUMN published_at REAL NOT NULL DEFAULT 0;\n"
         "ALTER TABLE challenges ADD COLUMN max_team_bytes INTEGER NOT NULL DEFAULT 53687091200;\n";
     db_->exec_script(db_->engine() == "postgresql" ? postgres_schema(v2) : v2);
+  }
+  if (from < 3) {  // scoring progress of a leased job
+    const char* v3 =
+        "ALTER TABLE jobs ADD COLUMN volumes_done INTEGER NOT NULL DEFAULT 0;\n"
+        "ALTER TABLE jobs ADD COLUMN volumes_total INTEGER NOT NULL DEFAULT 0;\n";
+    db_->exec_script(db_->engine() == "postgresql" ? postgres_schema(v3) : v3);
   }
   db_->exec("UPDATE meta SET value=? WHERE key='schema_version'", {std::to_string(kSchemaVersion)});
 }
@@ -456,7 +463,8 @@ std::optional<Job> Store::claim(const std::string& worker, double lease_s) {
   // Transactions are serialised on both engines (database.hpp), so the row just read is
   // still queued; the state check in the UPDATE makes a violation loud instead of a double lease.
   const int64_t leased = db_->exec("UPDATE jobs SET state='leased', worker=?, lease_expires=?, "
-                                   "heartbeat_at=?, attempts=? WHERE id=? AND state='queued'",
+                                   "heartbeat_at=?, attempts=?, volumes_done=0, volumes_total=0 "
+                                   "WHERE id=? AND state='queued'",
                                    {worker, now() + lease_s, now(), j.attempts, j.id});
   RB_ASSERT(leased == 1, "job ", j.id, " was claimed twice");
   db_->exec("UPDATE submissions SET state='evaluating', updated_at=? WHERE id=? AND state!='scored'",
@@ -472,6 +480,20 @@ bool Store::heartbeat(int64_t job_id, const std::string& worker, double lease_s)
   return db_->exec("UPDATE jobs SET lease_expires=?, heartbeat_at=? WHERE id=? AND worker=? AND "
                    "state='leased'",
                    {now() + lease_s, now(), job_id, worker}) > 0;
+}
+
+bool Store::set_job_progress(int64_t job_id, const std::string& worker, int64_t done, int64_t total) {
+  std::lock_guard lock(mu_);
+  return db_->exec("UPDATE jobs SET volumes_done=?, volumes_total=? WHERE id=? AND worker=? AND state='leased'",
+                   {done, total, job_id, worker}) > 0;
+}
+
+std::optional<std::pair<int64_t, int64_t>> Store::job_progress(int64_t submission_id) {
+  std::lock_guard lock(mu_);
+  auto r = q("SELECT volumes_done, volumes_total FROM jobs WHERE submission_id=? AND state='leased' "
+             "AND volumes_total > 0 ORDER BY id DESC LIMIT 1", {submission_id});
+  if (r.empty()) return std::nullopt;
+  return std::pair{r[0].i(0), r[0].i(1)};
 }
 
 bool Store::complete(int64_t job_id, const std::string& worker, const ScoreRow& s) {

@@ -35,7 +35,7 @@
 namespace rb::challenge {
 
 // 2: tokens.expires_at, phases.published_at, challenges.max_team_bytes (issue 15).
-inline constexpr int kSchemaVersion = 2;
+inline constexpr int kSchemaVersion = 3;
 
 struct User {
   int64_t id = 0;
@@ -263,6 +263,11 @@ class Store {
   int64_t enqueue(int64_t submission_id, const std::string& spec_hash);  // idempotent
   std::optional<Job> claim(const std::string& worker, double lease_s);
   bool heartbeat(int64_t job_id, const std::string& worker, double lease_s);
+  // Scoring progress of a leased job (volumes scored of the track's total), while `worker`
+  // holds it; reset when the job is claimed again.
+  bool set_job_progress(int64_t job_id, const std::string& worker, int64_t done, int64_t total);
+  // {done, total} of the submission's leased job once its worker reported any; else none.
+  std::optional<std::pair<int64_t, int64_t>> job_progress(int64_t submission_id);
   bool complete(int64_t job_id, const std::string& worker, const ScoreRow& score);
   // Retryable failures go back to the queue until max_attempts; otherwise the submission
   // fails with kind "platform" (no quota).

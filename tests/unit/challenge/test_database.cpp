@@ -206,8 +206,8 @@ TEST_P(DatabaseOn, SchemaKeepsWideIntegersAndPreciseTimes) {
   EXPECT_EQ(st.users().size(), 1u);
 }
 
-// A database of schema version 1 (before tokens expired, final results were published and
-// teams had a storage cap) is migrated in place when a newer reconbench opens it.
+// A database of schema version 1 (before tokens expired, final results were published,
+// teams had a storage cap and jobs reported scoring progress) is migrated in place when a newer reconbench opens it.
 TEST_P(DatabaseOn, Version1DatabaseIsMigrated) {
   db.reset();
   double t = 1.8e9;
@@ -219,7 +219,8 @@ TEST_P(DatabaseOn, Version1DatabaseIsMigrated) {
     st.create_token(user, "all", "old token");
     st.db().exec_script(
         "ALTER TABLE tokens DROP COLUMN expires_at; ALTER TABLE phases DROP COLUMN published_at; "
-        "ALTER TABLE challenges DROP COLUMN max_team_bytes;");
+        "ALTER TABLE challenges DROP COLUMN max_team_bytes; ALTER TABLE jobs DROP COLUMN volumes_done; "
+        "ALTER TABLE jobs DROP COLUMN volumes_total;");
     st.db().exec("UPDATE meta SET value='1' WHERE key='schema_version'");
   }
   ch::Store st(ch::open_database(scratch->url()), [&] { return t; });
@@ -234,6 +235,7 @@ TEST_P(DatabaseOn, Version1DatabaseIsMigrated) {
   st.close_phase("challenge");
   st.publish_phase("challenge");
   EXPECT_TRUE(st.phase("challenge").published());
+  EXPECT_NO_THROW(st.db().query("SELECT volumes_done, volumes_total FROM jobs")) << "version 3 columns";
 }
 
 // A worker must survive a database restart: a session the server ends (here: terminated
