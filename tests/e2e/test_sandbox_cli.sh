@@ -1,37 +1,13 @@
 #!/usr/bin/env bash
 # `--sandbox` of `validate` (default), `info` and `eval` (issue 21): the same answers as in
 # process, and a file that crashes the parser ends only the sandboxed child.
-# Data: a tiny dataset in the simulator's layout written with h5py (Debian python3).
+# Data: the server e2e scripts' tiny dataset (tiny_dataset.py).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 e2e_workdir sandbox-cli
 
-$PY - "$WORK" <<'PYEOF'
-import json, os, sys
-import numpy as np, h5py
-root = sys.argv[1]; data = os.path.join(root, "data")
-files = [("multicoil_test", "file_brain_AXT2_001.h5", "AXT2", 2), ("multicoil_test", "file_brain_AXFLAIR_002.h5", "AXFLAIR", 3)]
-man = {"seed": 1, "profile": "e2e", "files": []}
-rng = np.random.default_rng(0)
-yy, xx = np.mgrid[0:48, 0:48]
-os.makedirs(os.path.join(root, "sub"))
-for k, (split, name, contrast, slices) in enumerate(files):
-    vol = np.stack([np.where(((yy - 24) / 16.0) ** 2 + ((xx - 24) / 18.0) ** 2 < 1,
-                             1e-4 * (0.6 + 0.4 * np.cos(xx / 5.0 + s + k) * np.sin(yy / 7.0)), 2e-6)
-                    for s in range(slices)]).astype(np.float32)
-    gt = f"ground_truth/{split}/{name}"
-    os.makedirs(os.path.join(data, "ground_truth", split), exist_ok=True)
-    with h5py.File(os.path.join(data, gt), "w") as f:
-        f["reconstruction_rss"] = vol
-        f.attrs["acquisition"] = contrast
-        f.attrs["max"] = float(vol.max())
-    man["files"].append({"file": f"{split}/{name}", "split": split, "track": None, "contrast": contrast,
-                         "vendor": "siemens", "field_t": 3.0, "coils": 4, "slices": slices, "recon": [48, 48],
-                         "acceleration": 4, "lesions": [], "ground_truth": gt})
-    with h5py.File(os.path.join(root, "sub", name), "w") as f:
-        f["reconstruction"] = np.maximum(vol + 0.05e-4 * rng.standard_normal(vol.shape), 0).astype(np.float32)
-json.dump(man, open(os.path.join(data, "manifest.json"), "w"), indent=1)
-PYEOF
+$PY "$(dirname "$0")/tiny_dataset.py" "$WORK"
+mv "$WORK/sub-good-multicoil_test" "$WORK/sub"
 DATA=$WORK/data
 V=(--track multicoil_4x --phase test --data "$DATA" --json)
 

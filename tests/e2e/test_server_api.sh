@@ -6,7 +6,7 @@
 #   hanging and memory-hungry file each fail validation cleanly, server alive, quota
 #   unchanged; submit returns before validation ends) -> duplicates refused, not charged ->
 #   final-submission selection changes the challenge leaderboard row -> close -> export.
-# Data: a tiny dataset in the simulator's layout written with h5py (Debian python3).
+# Data: a tiny dataset in the simulator's layout written with h5py (tiny_dataset.py).
 # Database: SQLite in the work directory, or RECONBENCH_TEST_DB=postgresql://... (an empty
 # database; test_server_api_pg.sh runs this suite on a throwaway PostgreSQL cluster).
 set -euo pipefail
@@ -16,36 +16,7 @@ e2e_workdir server-e2e
 export RECONBENCH_TEST_FAULTS=1
 VLIMITS=(--validate-timeout 12 --validate-memory-mb 2048)
 
-$PY - "$WORK" <<'PYEOF'
-import json, os, sys
-import numpy as np, h5py
-root = sys.argv[1]; data = os.path.join(root, "data")
-files = [("multicoil_test", "file_brain_AXT2_001.h5", "AXT2", None, 4, 2),
-         ("multicoil_test", "file_brain_AXFLAIR_002.h5", "AXFLAIR", None, 4, 3),
-         ("multicoil_challenge", "file_brain_AXT2_101.h5", "AXT2", "multicoil_4x", 4, 2),
-         ("multicoil_challenge", "file_brain_AXT1POST_102.h5", "AXT1POST", "multicoil_4x", 4, 2)]
-man = {"seed": 1, "profile": "e2e", "files": []}
-rng = np.random.default_rng(0)
-yy, xx = np.mgrid[0:48, 0:48]
-for k, (split, name, contrast, track, acc, slices) in enumerate(files):
-    vol = np.stack([np.where(((yy - 24) / 16.0) ** 2 + ((xx - 24) / 18.0) ** 2 < 1,
-                             1e-4 * (0.6 + 0.4 * np.cos(xx / 5.0 + s + k) * np.sin(yy / 7.0)), 2e-6)
-                    for s in range(slices)]).astype(np.float32)
-    gt = f"ground_truth/{split}/{name}"
-    os.makedirs(os.path.join(data, "ground_truth", split), exist_ok=True)
-    with h5py.File(os.path.join(data, gt), "w") as f:
-        f["reconstruction_rss"] = vol
-        f.attrs["acquisition"] = contrast
-        f.attrs["max"] = float(vol.max())
-    man["files"].append({"file": f"{split}/{name}", "split": split, "track": track, "contrast": contrast,
-                         "vendor": "siemens", "field_t": 3.0, "coils": 4, "slices": slices, "recon": [48, 48],
-                         "acceleration": acc, "lesions": [], "ground_truth": gt})
-    for team, noise in (("good", 0.02), ("fair", 0.2)):
-        d = os.path.join(root, f"sub-{team}-{split}"); os.makedirs(d, exist_ok=True)
-        with h5py.File(os.path.join(d, name), "w") as f:
-            f["reconstruction"] = np.maximum(vol + noise * 1e-4 * rng.standard_normal(vol.shape), 0).astype(np.float32)
-json.dump(man, open(os.path.join(data, "manifest.json"), "w"), indent=1)
-PYEOF
+$PY "$(dirname "$0")/tiny_dataset.py" "$WORK"
 DATA=$WORK/data
 DB=${RECONBENCH_TEST_DB:-sqlite:$WORK/challenge.db}
 BLOBS=()   # SQLite: the default blob store next to the database

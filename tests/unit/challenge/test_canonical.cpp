@@ -45,6 +45,21 @@ class Canonical : public ::testing::Test {
     }
     return dir;
   }
+  // A service with its own database and blob store, one team, and the submission(seed)
+  // submitted (validated here and now). Returns the submission id.
+  static std::unique_ptr<ch::Service> service_with_submission(const std::string& name, unsigned seed,
+                                                              int64_t* id) {
+    ch::ServiceOptions o;
+    o.data = data;
+    o.db = "sqlite:" + (root / (name + ".db")).string();
+    o.blobs = root / (name + "-blobs");
+    auto svc = std::make_unique<ch::Service>(o);
+    const auto t = svc->add_team(name, "Team " + name);
+    auto view = svc->submit_directory("test", "multicoil_4x", t.team_id, t.user_id, submission(seed), "");
+    EXPECT_EQ(view["state"], "queued") << view.dump();
+    *id = view["id"].get<int64_t>();
+    return svc;
+  }
   static inline fs::path root, data;
 };
 
@@ -76,16 +91,11 @@ std::vector<std::string> root_names(const fs::path& file, bool attributes) {
 }
 
 TEST_F(Canonical, ValidationWritesFixedLayoutCopies) {
-  ch::ServiceOptions o;
-  o.data = data;
-  o.db = "sqlite:" + (root / "layout.db").string();
-  o.blobs = root / "layout-blobs";
-  ch::Service svc(o);
-  const auto t = svc.add_team("alice", "Team Alice");
-  const fs::path dir = submission(11);
-  auto view = svc.submit_directory("test", "multicoil_4x", t.team_id, t.user_id, dir, "");
-  ASSERT_EQ(view["state"], "queued") << view.dump();
-  const auto s = svc.store().submission(view["id"].get<int64_t>());
+  int64_t id = 0;
+  auto svcp = service_with_submission("alice", 11, &id);
+  auto& svc = *svcp;
+  const fs::path dir = root / "sub11";
+  const auto s = svc.store().submission(id);
   ASSERT_EQ(s->files.size(), 2u);
   for (const auto& [name, sha] : s->files) {
     SCOPED_TRACE(name);
@@ -103,18 +113,11 @@ TEST_F(Canonical, ValidationWritesFixedLayoutCopies) {
 }
 
 TEST_F(Canonical, WorkerNeverOpensTheUploadedBytes) {
-  ch::ServiceOptions o;
-  o.data = data;
-  o.db = "sqlite:" + (root / "worker.db").string();
-  o.blobs = root / "worker-blobs";
-  ch::Service svc(o);
-  const auto t = svc.add_team("bob", "Team Bob");
-  const fs::path dir = submission(21);
-  const auto expected = ch::score_submission(ch::list_submission_dir(dir), svc.manifest(), "test",
+  int64_t id = 0;
+  auto svcp = service_with_submission("bob", 21, &id);
+  auto& svc = *svcp;
+  const auto expected = ch::score_submission(ch::list_submission_dir(root / "sub21"), svc.manifest(), "test",
                                              ch::find_track("multicoil_4x"));
-  auto view = svc.submit_directory("test", "multicoil_4x", t.team_id, t.user_id, dir, "");
-  ASSERT_EQ(view["state"], "queued") << view.dump();
-  const int64_t id = view["id"].get<int64_t>();
   // Validated once; now every uploaded blob is replaced by bytes no HDF5 parser accepts.
   const auto validated = svc.store().submission(id);
   for (const auto& [name, sha] : validated->files) {
@@ -135,15 +138,9 @@ TEST_F(Canonical, WorkerNeverOpensTheUploadedBytes) {
 }
 
 TEST_F(Canonical, MissingCopiesAreRemadeInTheSandbox) {
-  ch::ServiceOptions o;
-  o.data = data;
-  o.db = "sqlite:" + (root / "remade.db").string();
-  o.blobs = root / "remade-blobs";
-  ch::Service svc(o);
-  const auto t = svc.add_team("carol", "Team Carol");
-  auto view = svc.submit_directory("test", "multicoil_4x", t.team_id, t.user_id, submission(31), "");
-  ASSERT_EQ(view["state"], "queued") << view.dump();
-  const int64_t id = view["id"].get<int64_t>();
+  int64_t id = 0;
+  auto svcp = service_with_submission("carol", 31, &id);
+  auto& svc = *svcp;
   fs::remove_all(svc.blobs().dir() / "canonical");  // a store from before canonical copies
   ASSERT_GT(svc.work_one("w", 30), 0);
   const auto s = svc.store().submission(id);
