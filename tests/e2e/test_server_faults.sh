@@ -276,9 +276,14 @@ case $DB in
             [ -z "$(sql "PRAGMA foreign_key_check")" ] || fail "foreign keys" ;;
   postgres*) sql "SELECT COUNT(*) FROM submissions" >/dev/null || fail "postgres not readable" ;;
 esac
-# Blob store: no partial uploads left visible as blobs; every blob hashes to its name.
-for f in $(find "$BLOBS" -mindepth 2 -type f -not -path "*/uploads/*"); do
+# Blob store: no partial uploads left visible as blobs; every blob hashes to its name; every
+# canonical copy (canonical/ab/cdef....h5, written by the validator) belongs to a stored blob.
+for f in $(find "$BLOBS" -mindepth 2 -type f -not -path "*/uploads/*" -not -path "*/canonical/*"); do
   [ "$(sha256sum "$f" | cut -d' ' -f1)" = "$(basename "$(dirname "$f")")$(basename "$f")" ] || fail "corrupt blob $f"
+done
+for f in $(find "$BLOBS/canonical" -mindepth 2 -type f -not -path "*/tmp/*" 2>/dev/null); do
+  fan=$(basename "$(dirname "$f")")
+  [ -f "$BLOBS/$fan/$(basename "$f" .h5)" ] || fail "canonical copy $f without its blob"
 done
 NSUB=$(sql "SELECT COUNT(*) FROM submissions WHERE state='scored'")
 echo "server faults OK: $FAULTS faults injected (seed $SEED, $ROUNDS rounds), $NSUB submissions scored exactly once, db ${DB%%:*}"
