@@ -4,14 +4,17 @@
 // input format for fastMRI brain data (8 virtual coils, readout oversampling removed:
 // 320x320 k-space), with the process's peak RSS; the peer is the same architecture in
 // PyTorch-Python (bench/ml_peer.py), same input, same thread count (RECONBENCH_THREADS,
-// default 1). Run BM_VarNetTrainStep in its own process for its peak RSS.
+// default 1). Run BM_VarNetTrainStep in its own process for its peak RSS. BM_SliceInference:
+// one 16-coil 640x320 slice through `recon`'s path for the VarNet and each finalist design.
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
 #include <cstdlib>
+#include <random>
 
 #include "reconbench/ml/allocator.hpp"
 #include "reconbench/ml/models.hpp"
+#include "reconbench/ml/pipeline.hpp"
 
 using namespace rb::ml;
 
@@ -93,10 +96,57 @@ void BM_VarNetTrainStep(benchmark::State& st) {
   getrusage(RUSAGE_SELF, &ru);
   st.counters["peak_rss_mib"] = static_cast<double>(ru.ru_maxrss) / 1024.0;
 }
+// One 16-coil 640x320 slice (2x oversampled readout, 4X equispaced mask, header recon
+// 320x320) through Model::reconstruct as `recon --method KIND` runs it: the learned methods'
+// input format (oversampling removed, 8 virtual coils, intensity), GRAPPA for *-grappa, the
+// network at `spec`'s size. Counter: parameters.
+void BM_SliceInference(benchmark::State& st, ModelSpec spec) {
+  torch::set_num_threads(threads());
+  keep_freed_memory();
+  spec.input = {1, 8, true};
+  torch::manual_seed(0);
+  Model model(spec);
+  const int64_t C = 16, H = 640, W = 320;
+  rb::Array<rb::cfloat> k({C, H, W});
+  rb::IsmrmrdInfo header;
+  header.recon_x = header.recon_y = header.enc_y = W;
+  header.enc_x = H;
+  header.pe_center = W / 2;
+  header.pe_max = W - 1;
+  const auto m = bench_mask().view({W}).contiguous();
+  std::vector<float> mask(m.data_ptr<bool>(), m.data_ptr<bool>() + W);
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal;
+  for (int64_t i = 0; i < k.size(); ++i)
+    if (mask[i % W] != 0) k[i] = {normal(rng), normal(rng)};
+  rb::SliceInput in;
+  in.kspace = k.view();
+  in.mask = mask;
+  in.header = &header;
+  model.reconstruct(in);  // warm-up
+  for (auto _ : st) benchmark::DoNotOptimize(model.reconstruct(in));
+  st.counters["parameters"] = static_cast<double>(count_parameters(model.module()));
+}
+
+ModelSpec sized(ModelKind kind, int64_t cascades, int64_t chans, int64_t sens_chans) {
+  ModelSpec s = ModelSpec::defaults(kind);
+  if (cascades > 0) s.num_cascades = cascades, s.chans = chans, s.sens_chans = sens_chans;
+  return s;
+}
 }  // namespace
 
 BENCHMARK(BM_UnetInference)->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
 BENCHMARK(BM_VarNetInference)->Unit(benchmark::kMillisecond)->Iterations(2)->UseRealTime();
 BENCHMARK(BM_UnetTrainStep)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 BENCHMARK(BM_VarNetTrainStep)->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+// The VarNet at fastMRI's size and at the shipped models/varnet_small.json size, and each
+// finalist design at its CPU default (ml/networks.hpp).
+BENCHMARK_CAPTURE(BM_SliceInference, varnet_fastmri, sized(ModelKind::VarNet, 0, 0, 0))
+    ->Unit(benchmark::kMillisecond)->Iterations(2)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SliceInference, varnet_small, sized(ModelKind::VarNet, 4, 8, 4))
+    ->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SliceInference, dualnet, sized(ModelKind::DualNet, 0, 0, 0))
+    ->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SliceInference, dualnet_grappa, sized(ModelKind::DualNetGrappa, 0, 0, 0))
+    ->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 BENCHMARK_MAIN();

@@ -34,3 +34,14 @@ print(f"{'VarNet training: slices/s, peak RSS':52s} reconbench {1e3 / v['real_ti
       f"(CPU time per step {v['cpu_time']:.0f} vs {float(sys.argv[8]):.0f} ms: "
       f"{float(sys.argv[8]) / v['cpu_time']:.2f}x)")
 PYEOF
+# The 2020 finalists' designs (issue 20): one 16-coil 640x320 slice through `recon`'s path
+# (oversampling removed, 8 virtual coils, GRAPPA for *-grappa), next to the VarNet's.
+echo "== Finalists' designs: inference per 16-coil 640x320 slice, RECONBENCH_THREADS=${RECONBENCH_THREADS:-1} (issue 20) =="
+RECONBENCH_THREADS=${RECONBENCH_THREADS:-1} "$BUILD/bench/bench_ml" --benchmark_filter='^BM_SliceInference' \
+  --benchmark_format=json --benchmark_out="$TMP/ml_finalists.json" >/dev/null 2>&1
+/usr/bin/python3 - "$TMP/ml_finalists.json" <<'PYEOF'
+import json, sys
+for b in json.load(open(sys.argv[1]))["benchmarks"]:
+    name = b["name"].split("/")[0].replace("BM_SliceInference/", "")
+    print(f"{name:24s} {b['real_time']:8.0f} ms per slice   {int(b['parameters']):>11,d} parameters")
+PYEOF

@@ -28,22 +28,29 @@ struct TrainCmd final : rb::cli::Command {
   int64_t seed = 42;
 
   void declare(CLI::App& app) override {
+    std::vector<std::string> kinds;
+    for (const auto& m : rb::ml::learned_methods()) kinds.push_back(m.name);
     app.add_option("--model", o.model,
                    "unet (fastMRI U-Net baseline), varnet (E2E-VarNet), unet-grappa or "
-                   "varnet-grappa (started from the GRAPPA reconstruction)")
+                   "varnet-grappa (started from the GRAPPA reconstruction), or a 2020 "
+                   "finalist's design: dualnet, dualnet-grappa (dual-domain cascades, AIRS "
+                   "style), recurrentvarnet (ConvGRU hidden state, ResoNNance's line; --chans = "
+                   "hidden channels, --pools = GRU layers); see `recon --list-methods`")
         ->default_val("varnet")
-        ->check(CLI::IsMember({"unet", "varnet", "unet-grappa", "varnet-grappa"}));
+        ->check(CLI::IsMember(kinds));
+    app.add_flag("--dry-run", o.dry_run,
+                 "build the model, print its parameter count and weights-file size, exit "
+                 "(no --data/--out needed)");
     app.add_option("--data", o.data,
                    "sim:PROFILE[:SEED] (the simulator as an unlimited source of fresh "
                    "subjects, e.g. sim:small:7), a simulator root (uses multicoil_train/ and "
-                   "multicoil_val/) or a directory of fully sampled fastMRI training files")
-        ->required();
+                   "multicoil_val/) or a directory of fully sampled fastMRI training files "
+                   "(required unless --dry-run)");
     app.add_option("--val-data", val,
                    "validation directory (default: <data>/multicoil_val for a simulator root; "
                    "OUT/sim_val/multicoil_val, simulated once, for sim: data)");
     app.add_option("--out", out, "output directory: checkpoint.pt, model.pt + model.json, "
-                                 "history.json, curve.png")
-        ->required();
+                                 "history.json, curve.png (required unless --dry-run)");
     app.add_option("--accelerations", o.accelerations, "accelerations drawn per slice")
         ->delimiter(',')
         ->default_val(std::vector<double>{4, 8});
@@ -69,10 +76,14 @@ struct TrainCmd final : rb::cli::Command {
     app.add_option("--loss", o.loss, "l1 or ssim (default: l1 for unet as fastMRI, ssim "
                                      "for the others)")
         ->check(CLI::IsMember({"l1", "ssim"}));
-    app.add_option("--chans", o.chans, "U-Net channels (0: U-Net 32, VarNet cascades 18)")
+    app.add_option("--chans", o.chans, "U-Net channels (0: U-Net 32, VarNet cascades 18, dualnet 8; "
+                                       "recurrentvarnet: ConvGRU hidden channels, 16)")
         ->default_val(0);
     app.add_option("--pools", o.pools, "U-Net pooling levels")->default_val(4);
-    app.add_option("--cascades", o.cascades, "VarNet cascades")->default_val(12);
+    app.add_option("--cascades", o.cascades,
+                   "cascades / iterations of the k-space models (0: VarNet 12, dualnet 6, "
+                   "recurrentvarnet 8)")
+        ->default_val(0);
     app.add_option("--sens-chans", o.sens_chans, "VarNet sensitivity U-Net channels")
         ->default_val(8);
     app.add_option("--sens-pools", o.sens_pools, "VarNet sensitivity U-Net levels")
@@ -156,8 +167,10 @@ struct TrainCmd final : rb::cli::Command {
         << " --epochs " << o.epochs << " --seed " << o.seed;
     if (o.epoch_steps) cmd << " --epoch-steps " << o.epoch_steps;
     if (o.chans) cmd << " --chans " << o.chans;
-    if (o.model.rfind("varnet", 0) == 0)
-      cmd << " --cascades " << o.cascades << " --sens-chans " << o.sens_chans;
+    if (o.model.rfind("unet", 0) != 0) {
+      if (o.cascades) cmd << " --cascades " << o.cascades;
+      cmd << " --sens-chans " << o.sens_chans;
+    }
     if (o.pools != 4) cmd << " --pools " << o.pools;
     if (o.lr > 0) cmd << " --lr " << o.lr;
     if (o.lr_step_size != 40) cmd << " --lr-step-size " << o.lr_step_size;
@@ -171,6 +184,12 @@ struct TrainCmd final : rb::cli::Command {
     if (o.max_val_files) cmd << " --max-val-files " << o.max_val_files;
     o.command_line = cmd.str();
     auto r = rb::ml::module().train(o);
+    if (o.dry_run) {
+      std::printf("%s: %lld parameters, weights file %lld bytes (%.2f MB)\n", o.model.c_str(),
+                  static_cast<long long>(r.parameters), static_cast<long long>(r.weights_bytes),
+                  static_cast<double>(r.weights_bytes) / 1e6);
+      return 0;
+    }
     if (o.dist.rank == 0) {
       std::printf("weights: %s\n", r.weights.string().c_str());
       for (const auto& e : r.history)
@@ -187,10 +206,12 @@ struct TrainCmd final : rb::cli::Command {
 };
 
 const rb::cli::Registrar reg(
-    {"train", "train the U-Net, E2E-VarNet or their GRAPPA-initialised variants (LibTorch)",
+    {"train", "train the U-Net, E2E-VarNet, their GRAPPA-initialised variants or the 2020 "
+              "finalists' designs (LibTorch)",
      "Trains fastMRI's U-Net baseline (L1 on normalised zero-filled images, RMSprop), the "
      "End-to-End VarNet (SSIM loss, Adam) or the GRAPPA-initialised unet-grappa / "
-     "varnet-grappa (SSIM loss) with batch 1, drawing a fresh undersampling mask per step "
+     "varnet-grappa (SSIM loss) or a 2020 finalist's design (dualnet, dualnet-grappa, "
+     "recurrentvarnet: SSIM loss, the VarNet's input format) with batch 1, drawing a fresh undersampling mask per step "
      "(fastMRI's training policy) and validating each epoch with per-file seeded masks "
      "(SSIM as evaluate.py, beside zero-filled and GRAPPA). Data: fully sampled files, or "
      "--data sim:PROFILE[:SEED], the simulator as an unlimited source of fresh subjects "
@@ -207,6 +228,7 @@ const rb::cli::Registrar reg(
       "reconbench train --model varnet-grappa --data sim:small:7 --cascades 4 --chans 12 "
       "--time-limit 2h --out runs/vg --resume",
       "reconbench train --model unet --data sim --chans 16 --epochs 10 --out runs/unet",
+      "reconbench train --model dualnet --dry-run",
       "reconbench train --model unet --data sim --world-size 2 --rank 1 --out runs/ddp"},
      60},
     [] { return std::make_unique<TrainCmd>(); });

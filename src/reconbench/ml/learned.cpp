@@ -30,6 +30,17 @@ std::span<const LearnedMethodInfo> learned_methods() {
       {"varnet-grappa",
        "E2E-VarNet whose cascades start from the GRAPPA-filled k-space (the 2020 winner's "
        "initialisation; --weights FILE, default models/varnet-grappa_small.pt)"},
+      {"dualnet",
+       "dual-domain cascades in the style of the 2020 winner (AIRS Medical): k-space and image "
+       "U-Nets per cascade with soft data consistency (--weights FILE from `train --model "
+       "dualnet`)"},
+      {"dualnet-grappa",
+       "the dual-domain cascades started from the GRAPPA-filled k-space (--weights FILE from "
+       "`train --model dualnet-grappa`)"},
+      {"recurrentvarnet",
+       "Recurrent VarNet (Yiasemis 2022, ResoNNance's line): k-space updates whose regulariser "
+       "is a ConvGRU carrying a hidden state across steps (--weights FILE from `train --model "
+       "recurrentvarnet`)"},
   };
   return kMethods;
 }

@@ -82,9 +82,12 @@ ModelInput make_model_input(const ModelSpec& spec, const SliceInput& in, bool no
       break;
     }
     case ModelKind::VarNetGrappa:
+    case ModelKind::DualNetGrappa:
       x.init = kspace_to_tensor(filled.view());
       [[fallthrough]];
     case ModelKind::VarNet:
+    case ModelKind::DualNet:
+    case ModelKind::RecurrentVarNet:
       x.kspace = kspace_to_tensor(k);
       x.mask = mask_to_tensor(in.mask);
       break;
@@ -98,8 +101,11 @@ torch::Tensor model_forward(Model& model, const ModelInput& x) {
     case ModelKind::Unet: return model.unet->forward(x.image).view({h, w});
     case ModelKind::UnetGrappa: return (x.base + model.unet->forward(x.image)).view({h, w});
     case ModelKind::VarNet:
-    case ModelKind::VarNetGrappa: {
-      auto out = model.varnet->forward(x.kspace, x.mask, x.num_low_frequencies, x.init);
+    case ModelKind::VarNetGrappa:
+    case ModelKind::DualNet:
+    case ModelKind::DualNetGrappa:
+    case ModelKind::RecurrentVarNet: {
+      auto out = model.knet->forward(x.kspace, x.mask, x.num_low_frequencies, x.init);
       return center_crop(out, h, w).reshape({h, w});
     }
   }

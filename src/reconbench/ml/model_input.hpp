@@ -9,8 +9,8 @@
 //     unet:           zero-filled RSS crop (h, w), normalised: (x - mean) / std, clamp +-6
 //     unet-grappa:    [GRAPPA RSS, zero-filled RSS] (h, w), normalised by the GRAPPA image's
 //                     mean/std; output = GRAPPA + U-Net residual (zero at initialisation)
-//     varnet:         k, mask; output RSS crop (h, w)
-//     varnet-grappa:  k, mask, cascades start from GRAPPA(k)
+//     varnet, dualnet (every k-space kind): k, mask; output RSS crop (h, w)
+//     varnet-grappa, dualnet-grappa: k, mask, cascades start from GRAPPA(k)
 //
 // Units: the network works in "network units"; data units = (y x std + mean) / scale.
 // Includes torch: ml/ only.
@@ -21,9 +21,9 @@
 namespace rb::ml {
 
 struct ModelInput {
-  torch::Tensor kspace;  // [1 K H W 2] normalised masked k-space (varnet kinds)
-  torch::Tensor mask;    // [1 1 1 W 1] bool (varnet kinds)
-  torch::Tensor init;    // [1 K H W 2] GRAPPA-filled k-space (varnet-grappa)
+  torch::Tensor kspace;  // [1 K H W 2] normalised masked k-space (k-space kinds)
+  torch::Tensor mask;    // [1 1 1 W 1] bool (k-space kinds)
+  torch::Tensor init;    // [1 K H W 2] GRAPPA-filled k-space (*-grappa k-space kinds)
   torch::Tensor image;   // [1 ch h w] normalised, clamped image channels (unet kinds)
   torch::Tensor base;    // [1 1 h w] normalised GRAPPA image, unclamped (unet-grappa)
   int64_t num_low_frequencies = 0;

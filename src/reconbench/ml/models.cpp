@@ -169,10 +169,12 @@ torch::Tensor NormUnetImpl::forward(const torch::Tensor& x) {
   const int64_t b = x.size(0), c = x.size(1), h = x.size(2), w = x.size(3);
   torch::Tensor y = x.permute({0, 4, 1, 2, 3}).reshape({b, 2 * c, h, w});
   // group norm over the re and the im group, unbiased std, no eps
+  // (several complex channels, e.g. the dual-domain network's [x, xk]: one mean/std per
+  // group over all of them, as for one)
   auto g = y.view({b, 2, c * h * w});
-  auto mean = g.mean(2).view({b, 2, 1, 1});
-  auto std = g.std(2).view({b, 2, 1, 1});
-  y = (y - mean) / std;
+  auto mean = g.mean(2).view({b, 2, 1, 1, 1});
+  auto std = g.std(2).view({b, 2, 1, 1, 1});
+  y = ((y.view({b, 2, c, h, w}) - mean) / std).view({b, 2 * c, h, w});
   // zero pad to multiples of 16
   const int64_t w_mult = ((w - 1) | 15) + 1, h_mult = ((h - 1) | 15) + 1;
   const int64_t wl = (w_mult - w) / 2, wr = (w_mult - w) - wl;
@@ -180,9 +182,9 @@ torch::Tensor NormUnetImpl::forward(const torch::Tensor& x) {
   y = torch::constant_pad_nd(y, {wl, wr, hl, hr}, 0.0);
   y = unet->forward(y);
   y = y.narrow(-2, hl, h).narrow(-1, wl, w);
-  y = y * std + mean;
-  // chan_complex_to_last_dim: [b 2c h w] -> [b c h w 2]
-  return y.view({b, 2, y.size(1) / 2, h, w}).permute({0, 2, 3, 4, 1}).contiguous();
+  // chan_complex_to_last_dim: [b 2c' h w] -> [b c' h w 2]
+  y = y.view({b, 2, y.size(1) / 2, h, w}) * std + mean;
+  return y.permute({0, 2, 3, 4, 1}).contiguous();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -238,16 +240,17 @@ VarNetBlockImpl::VarNetBlockImpl(NormUnetOptions opts) {
   dc_weight = register_parameter("dc_weight", torch::ones({1}));
 }
 
-torch::Tensor VarNetBlockImpl::sens_expand(const torch::Tensor& x, const torch::Tensor& s) {
+torch::Tensor sens_expand(const torch::Tensor& x, const torch::Tensor& s) {
   return fft2c(complex_mul(x, s));
 }
 
-torch::Tensor VarNetBlockImpl::sens_reduce(const torch::Tensor& x, const torch::Tensor& s) {
+torch::Tensor sens_reduce(const torch::Tensor& x, const torch::Tensor& s) {
   // sum_c conj(S_c) ifft2c(x_c), the conjugate folded into the complex product
   auto img = torch::view_as_complex(ifft2c(x));
   auto prod = img * torch::view_as_complex(s.contiguous()).conj();
   return torch::view_as_real(prod.sum(1, /*keepdim=*/true));
 }
+
 
 torch::Tensor VarNetBlockImpl::forward(const torch::Tensor& current, const torch::Tensor& ref,
                                        const torch::Tensor& mask, const torch::Tensor& sens) {

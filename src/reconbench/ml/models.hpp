@@ -97,7 +97,9 @@ struct NormUnetOptions {
 };
 
 // U-Net on one complex image [B 1 H W 2]: channels [re, im], each normalised by its mean
-// and unbiased std, zero-padded to multiples of 16, U-Net, unpadded, unnormalised.
+// and unbiased std, zero-padded to multiples of 16, U-Net, unpadded, unnormalised. With
+// in_chans = 2c, c complex images [B c H W 2] share the re and the im statistics;
+// output [B out_chans/2 H W 2].
 struct NormUnetImpl : torch::nn::Module {
   explicit NormUnetImpl(NormUnetOptions options = {});
   torch::Tensor forward(const torch::Tensor& x);
@@ -125,14 +127,29 @@ struct SensitivityModelImpl : torch::nn::Module {
 };
 TORCH_MODULE(SensitivityModel);
 
+// E(x)_c = fft2c(S_c x): [B 1 H W 2] image, [B C H W 2] maps -> [B C H W 2] k-space.
+torch::Tensor sens_expand(const torch::Tensor& x, const torch::Tensor& sens_maps);
+// R(k) = sum_c conj(S_c) ifft2c(k_c): [B C H W 2] -> [B 1 H W 2].
+torch::Tensor sens_reduce(const torch::Tensor& k, const torch::Tensor& sens_maps);
+
+// A network from undersampled multi-coil k-space to the RSS image: the VarNet and the
+// finalist-style networks (ml/networks.hpp) share this call, so that the model input,
+// training and inference treat them alike.
+//   masked_kspace [B C H W 2], mask [B 1 1 W 1] bool, nlf <= 0: derive from the mask,
+//   init [B C H W 2] or undefined: where the iterations start (GRAPPA-filled k-space for
+//   the *-grappa kinds). Returns the RSS image [B H W] (uncropped).
+struct KspaceNetImpl : torch::nn::Module {
+  virtual torch::Tensor forward(const torch::Tensor& masked_kspace, const torch::Tensor& mask,
+                                int64_t num_low_frequencies = 0,
+                                const torch::Tensor& init = {}) = 0;
+};
+
 // One cascade: k' = k - dc_weight * where(mask, k - k0, 0) - E(NormUnet(R(k))) with
 // R(k) = sum_c conj(S_c) ifft2c(k_c) and E(x)_c = fft2c(S_c x). dc_weight starts at 1.
 struct VarNetBlockImpl : torch::nn::Module {
   explicit VarNetBlockImpl(NormUnetOptions options);
   torch::Tensor forward(const torch::Tensor& current_kspace, const torch::Tensor& ref_kspace,
                         const torch::Tensor& mask, const torch::Tensor& sens_maps);
-  torch::Tensor sens_expand(const torch::Tensor& x, const torch::Tensor& sens_maps);
-  torch::Tensor sens_reduce(const torch::Tensor& x, const torch::Tensor& sens_maps);
   NormUnet model{nullptr};
   torch::Tensor dc_weight;
   // Test hook: when false the regulariser term is skipped (pure soft data consistency).
@@ -149,14 +166,15 @@ struct VarNetOptions {
   TORCH_ARG(bool, mask_center) = true;    // sensitivities from the centre lines only
 };
 
-struct VarNetImpl : torch::nn::Module {
+struct VarNetImpl : KspaceNetImpl {
   explicit VarNetImpl(VarNetOptions options = {});
   // masked_kspace [B C H W 2], mask [B 1 1 W 1] bool, nlf <= 0: derive from the mask.
   // init [B C H W 2]: where the cascades start (undefined: the masked k-space, as fastMRI;
   // varnet-grappa: the GRAPPA-filled k-space). Data consistency is always to masked_kspace.
   // Returns the RSS image [B H W] (uncropped, e.g. 640x320).
   torch::Tensor forward(const torch::Tensor& masked_kspace, const torch::Tensor& mask,
-                        int64_t num_low_frequencies = 0, const torch::Tensor& init = {});
+                        int64_t num_low_frequencies = 0,
+                        const torch::Tensor& init = {}) override;
   VarNetOptions options;
   SensitivityModel sens_net{nullptr};
   torch::nn::ModuleList cascades{nullptr};

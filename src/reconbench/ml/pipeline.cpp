@@ -16,6 +16,7 @@
 #include "reconbench/ml/allocator.hpp"
 #include "reconbench/ml/infer.hpp"
 #include "reconbench/ml/model_input.hpp"
+#include "reconbench/ml/networks.hpp"
 #include "reconbench/recon/vendor.hpp"
 
 namespace rb::ml {
@@ -83,13 +84,13 @@ torch::Device parse_device(const std::string& name) {
 }
 
 Model::Model(ModelSpec spec) : spec_(std::move(spec)) {
-  if (!is_varnet(spec_.kind)) {
+  if (!is_kspace_model(spec_.kind)) {
     unet = Unet(UnetOptions(spec_.in_chans, spec_.out_chans)
                     .chans(spec_.chans)
                     .num_pool_layers(spec_.pools)
                     .drop_prob(spec_.drop_prob));
     if (spec_.kind == ModelKind::UnetGrappa) zero_last_conv(unet);  // starts as GRAPPA
-  } else {
+  } else if (is_varnet(spec_.kind)) {
     varnet = VarNet(VarNetOptions()
                         .num_cascades(spec_.num_cascades)
                         .sens_chans(spec_.sens_chans)
@@ -97,16 +98,23 @@ Model::Model(ModelSpec spec) : spec_(std::move(spec)) {
                         .chans(spec_.chans)
                         .pools(spec_.pools)
                         .mask_center(spec_.mask_center));
+    knet = varnet.ptr();
+  } else {
+    knet = make_finalist_net(spec_);
   }
 }
 
 torch::nn::Module& Model::module() {
-  return !is_varnet(spec_.kind) ? static_cast<torch::nn::Module&>(*unet)
-                                : static_cast<torch::nn::Module&>(*varnet);
+  return knet ? static_cast<torch::nn::Module&>(*knet) : static_cast<torch::nn::Module&>(*unet);
 }
 const torch::nn::Module& Model::module() const {
-  return !is_varnet(spec_.kind) ? static_cast<const torch::nn::Module&>(*unet)
-                                : static_cast<const torch::nn::Module&>(*varnet);
+  return knet ? static_cast<const torch::nn::Module&>(*knet)
+              : static_cast<const torch::nn::Module&>(*unet);
+}
+
+std::shared_ptr<torch::nn::Module> Model::module_ptr() const {
+  if (knet) return knet;
+  return unet.ptr();
 }
 
 void Model::to(torch::Device d) {
@@ -118,10 +126,8 @@ Model Model::load(const std::filesystem::path& weights) {
   RB_CHECK(std::filesystem::exists(weights), "weights ", weights.string(), ": file not found");
   Model m(read_spec(weights));
   try {
-    if (!is_varnet(m.spec_.kind))
-      torch::load(m.unet, weights.string());
-    else
-      torch::load(m.varnet, weights.string());
+    auto module = m.module_ptr();
+    torch::load(module, weights.string());
   } catch (const c10::Error& e) {
     std::string msg = e.what_without_backtrace();
     throw UserError("weights " + weights.string() + ": cannot load (" +
@@ -134,12 +140,7 @@ Model Model::load(const std::filesystem::path& weights) {
 void Model::save(const std::filesystem::path& weights) const {
   if (weights.has_parent_path()) std::filesystem::create_directories(weights.parent_path());
   AtomicOutput out(weights);
-  auto save = [&](const Model& m) {
-    if (!is_varnet(m.spec_.kind))
-      torch::save(m.unet, out.tmp().string());
-    else
-      torch::save(m.varnet, out.tmp().string());
-  };
+  auto save = [&](const Model& m) { torch::save(m.module_ptr(), out.tmp().string()); };
   if (device_.is_cpu()) {
     save(*this);
   } else {

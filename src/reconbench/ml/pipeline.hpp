@@ -31,7 +31,7 @@ UnetInput unet_transform(ArrayView<const cfloat> masked_kspace, int64_t h, int64
 // The training target under the same normalisation: (target - mean) / (std + eps), clamped.
 torch::Tensor unet_target(const torch::Tensor& target, const UnetInput& in);
 
-// A U-Net or VarNet (any ModelKind) with its spec.
+// A U-Net, VarNet or finalist network (any ModelKind) with its spec.
 class Model {
  public:
   explicit Model(ModelSpec spec);  // freshly initialised (torch's RNG)
@@ -45,6 +45,7 @@ class Model {
   ModelSpec& spec() { return spec_; }
   torch::nn::Module& module();
   const torch::nn::Module& module() const;
+  std::shared_ptr<torch::nn::Module> module_ptr() const;  // for torch::save/load
   std::vector<torch::Tensor> parameters() { return module().parameters(); }
   void to(torch::Device d);
   torch::Device device() const { return device_; }
@@ -57,8 +58,9 @@ class Model {
   Array<float> reconstruct(const SliceInput& in, bool vendor_normalize = true,
                            int64_t virtual_coils = -1);
 
-  Unet unet{nullptr};
-  VarNet varnet{nullptr};
+  Unet unet{nullptr};      // unet kinds
+  VarNet varnet{nullptr};  // varnet kinds (also knet)
+  std::shared_ptr<KspaceNetImpl> knet;  // every k-space kind (spec.hpp is_kspace_model)
 
  private:
   ModelSpec spec_;

@@ -5,28 +5,33 @@
 
 namespace rb::ml {
 
+const std::vector<std::string>& model_kind_names() {
+  static const std::vector<std::string> names{"unet",          "varnet",  "unet-grappa",
+                                              "varnet-grappa", "dualnet", "dualnet-grappa",
+                                              "recurrentvarnet"};
+  return names;
+}
+
 ModelKind parse_model_kind(const std::string& name) {
-  if (name == "unet") return ModelKind::Unet;
-  if (name == "varnet") return ModelKind::VarNet;
-  if (name == "unet-grappa") return ModelKind::UnetGrappa;
-  if (name == "varnet-grappa") return ModelKind::VarNetGrappa;
-  throw UserError("unknown model '" + name +
-                  "' (expected unet, varnet, unet-grappa or varnet-grappa)");
+  const auto& names = model_kind_names();
+  for (size_t i = 0; i < names.size(); ++i)
+    if (names[i] == name) return static_cast<ModelKind>(i);
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  throw UserError("unknown model '" + name + "' (expected one of " + list + ")");
 }
 
 std::string model_kind_name(ModelKind k) {
-  switch (k) {
-    case ModelKind::Unet: return "unet";
-    case ModelKind::VarNet: return "varnet";
-    case ModelKind::UnetGrappa: return "unet-grappa";
-    case ModelKind::VarNetGrappa: return "varnet-grappa";
-  }
-  return "varnet";
+  return model_kind_names().at(static_cast<size_t>(k));
 }
 
 bool is_varnet(ModelKind k) { return k == ModelKind::VarNet || k == ModelKind::VarNetGrappa; }
+bool is_kspace_model(ModelKind k) {
+  return k != ModelKind::Unet && k != ModelKind::UnetGrappa;
+}
 bool uses_grappa(ModelKind k) {
-  return k == ModelKind::UnetGrappa || k == ModelKind::VarNetGrappa;
+  return k == ModelKind::UnetGrappa || k == ModelKind::VarNetGrappa ||
+         k == ModelKind::DualNetGrappa;
 }
 
 ModelSpec ModelSpec::defaults(ModelKind kind) {
@@ -34,6 +39,10 @@ ModelSpec ModelSpec::defaults(ModelKind kind) {
   s.kind = kind;
   s.chans = is_varnet(kind) ? 18 : 32;
   if (kind == ModelKind::UnetGrappa) s.in_chans = 2;
+  if (kind == ModelKind::DualNet || kind == ModelKind::DualNetGrappa)
+    s.chans = 8, s.num_cascades = 6;  // DualNetOptions' CPU size (dualnet.hpp)
+  if (kind == ModelKind::RecurrentVarNet)  // RecurrentVarNetOptions (rvarnet.hpp)
+    s.chans = 16, s.num_cascades = 8, s.pools = 4;
   return s;
 }
 
@@ -47,7 +56,7 @@ nlohmann::json to_json(const ModelSpec& s) {
   j["readout_oversampling"] = s.input.readout_oversampling;
   j["virtual_coils"] = s.input.virtual_coils;
   j["intensity_norm"] = s.input.intensity;
-  if (!is_varnet(s.kind)) {
+  if (!is_kspace_model(s.kind)) {
     j["in_chans"] = s.in_chans;
     j["out_chans"] = s.out_chans;
   } else {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -19,11 +20,19 @@ namespace rb::ml {
 // same networks started from the GRAPPA reconstruction (recon/grappa.hpp; the 2020
 // winner's ingredient): the U-Net sees [GRAPPA RSS, zero-filled RSS] and adds a residual to
 // the GRAPPA image; the VarNet's cascades start from the GRAPPA-filled k-space.
-enum class ModelKind { Unet, VarNet, UnetGrappa, VarNetGrappa };
-// "unet" | "varnet" | "unet-grappa" | "varnet-grappa", UserError else
+// The 2020 finalists' designs (ml/networks.hpp): dualnet / dualnet-grappa, the dual-domain
+// cascades in the style of the winner (AIRS Medical; ml/dualnet.hpp); recurrentvarnet, the
+// recurrent unrolling with a ConvGRU hidden state (ResoNNance's line; ml/rvarnet.hpp).
+enum class ModelKind {
+  Unet, VarNet, UnetGrappa, VarNetGrappa, DualNet, DualNetGrappa, RecurrentVarNet
+};
+// model_kind_names(), UserError else
 ModelKind parse_model_kind(const std::string& name);
 std::string model_kind_name(ModelKind k);
-bool is_varnet(ModelKind k);  // varnet, varnet-grappa
+// Every kind's name, in the enum's order (CLI choices, error messages).
+const std::vector<std::string>& model_kind_names();
+bool is_varnet(ModelKind k);        // varnet, varnet-grappa
+bool is_kspace_model(ModelKind k);  // networks on the k-space (all but the U-Net kinds)
 bool uses_grappa(ModelKind k);
 
 // What every slice is brought to before the network (ml/model_input.hpp), applied
@@ -54,7 +63,7 @@ struct ModelSpec {
   nlohmann::json training = nlohmann::json::object();  // provenance (command, data, SSIM)
 
   // fastMRI's defaults for each kind (U-Net chans 32; VarNet chans 18; unet-grappa takes 2
-  // input channels).
+  // input channels); the finalist kinds' CPU-sized defaults (ml/networks.hpp).
   static ModelSpec defaults(ModelKind kind);
 };
 

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <memory>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "reconbench/core/error.hpp"
@@ -51,7 +53,7 @@ ModelSpec make_spec(const TrainOptions& o) {
   ModelSpec spec = ModelSpec::defaults(kind);
   if (o.chans > 0) spec.chans = o.chans;
   spec.pools = o.pools;
-  spec.num_cascades = o.cascades;
+  if (o.cascades > 0) spec.num_cascades = o.cascades;
   spec.sens_chans = o.sens_chans;
   spec.sens_pools = o.sens_pools;
   spec.drop_prob = o.drop_prob;
@@ -406,11 +408,28 @@ struct EpochLoop {
   }
 };
 
+// --dry-run: the model's parameters and the size of its weights file (written to a fresh
+// temporary directory, then removed).
+TrainResult dry_run(const ModelSpec& spec) {
+  torch::manual_seed(0);
+  Model model(spec);
+  TrainResult r;
+  r.parameters = count_parameters(model.module());
+  const fs::path dir = fs::temp_directory_path() /
+                       cat("reconbench-dry-run-", ::getpid(), "-", model_kind_name(spec.kind));
+  fs::create_directories(dir);
+  model.save(dir / "model.pt");
+  r.weights_bytes = static_cast<int64_t>(fs::file_size(dir / "model.pt"));
+  fs::remove_all(dir);
+  return r;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------
 
 TrainResult train_model(const TrainOptions& o) {
+  if (o.dry_run) return dry_run(make_spec(o));
   check_options(o);
   const ModelSpec spec = make_spec(o);
   const bool l1 = o.loss.empty() ? spec.kind == ModelKind::Unet : o.loss == "l1";
@@ -482,6 +501,7 @@ TrainResult train_model(const TrainOptions& o) {
   result.history = prog.history;
   result.weights = o.out / "model.pt";
   result.finished = prog.epoch >= o.epochs;
+  result.parameters = count_parameters(model.module());
   {
     torch::NoGradGuard ng;
     for (const auto& p : params) result.parameter_checksum += p.to(torch::kDouble).sum().item<double>();

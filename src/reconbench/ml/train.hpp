@@ -1,5 +1,5 @@
 // Training of the learned models (ml/spec.hpp ModelKind: unet, varnet, unet-grappa,
-// varnet-grappa) on fastMRI-format files or on the simulator as an unlimited source
+// varnet-grappa, the finalist kinds) on fastMRI-format files or on the simulator as an unlimited source
 // (`data` = "sim:PROFILE[:SEED]", ml/sample_source.hpp), batch 1 as fastMRI's modules.
 // Torch-free interface (the CLI includes it).
 //
@@ -48,7 +48,7 @@ struct DistOptions {
 };
 
 struct TrainOptions {
-  std::string model = "varnet";  // unet | varnet | unet-grappa | varnet-grappa
+  std::string model = "varnet";  // a ModelKind name (spec.hpp)
   std::string data;              // simulator root, a split dir, or "sim:PROFILE[:SEED]"
   std::filesystem::path val_data;  // validation split dir (default: <data>/multicoil_val)
   std::filesystem::path out;
@@ -63,7 +63,7 @@ struct TrainOptions {
   std::string loss;            // "l1" | "ssim"; "": l1 for unet, ssim otherwise
   int64_t chans = 0;           // 0: fastMRI default (U-Net 32, VarNet 18)
   int64_t pools = 4;
-  int64_t cascades = 12;
+  int64_t cascades = 0;        // 0: the kind's default (ModelSpec::defaults)
   int64_t sens_chans = 8, sens_pools = 4;
   double drop_prob = 0;
   // Input format (spec.hpp InputFormat); negative: the kind's default (unet: 2x readout,
@@ -92,6 +92,9 @@ struct TrainOptions {
   int64_t sim_reuse = 1;
   DistOptions dist;
   std::string command_line;         // recorded in model.json
+  // Build the model, report its parameters and weights-file size, train nothing (--data and
+  // --out are not needed).
+  bool dry_run = false;
 };
 
 struct EpochRecord {
@@ -113,6 +116,8 @@ struct TrainResult {
   bool finished = false;          // all epochs done (false: stopped at the time limit)
   int64_t steps = 0;              // steps done in total
   double last_loss = 0;           // loss of the last step (this rank)
+  int64_t parameters = 0;         // scalar parameters of the model
+  int64_t weights_bytes = 0;      // dry run: size of its weights file (model.pt)
 };
 
 // UserError naming the option or file on bad input; rb::Interrupted after writing a
