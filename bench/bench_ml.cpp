@@ -149,4 +149,8 @@ BENCHMARK_CAPTURE(BM_SliceInference, dualnet, sized(ModelKind::DualNet, 0, 0, 0)
     ->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 BENCHMARK_CAPTURE(BM_SliceInference, dualnet_grappa, sized(ModelKind::DualNetGrappa, 0, 0, 0))
     ->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SliceInference, recurrentvarnet, sized(ModelKind::RecurrentVarNet, 0, 0, 0))
+    ->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+BENCHMARK_CAPTURE(BM_SliceInference, jointicnet, sized(ModelKind::JointICNet, 0, 0, 0))
+    ->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 BENCHMARK_MAIN();

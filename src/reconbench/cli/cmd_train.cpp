@@ -35,7 +35,8 @@ struct TrainCmd final : rb::cli::Command {
                    "varnet-grappa (started from the GRAPPA reconstruction), or a 2020 "
                    "finalist's design: dualnet, dualnet-grappa (dual-domain cascades, AIRS "
                    "style), recurrentvarnet (ConvGRU hidden state, ResoNNance's line; --chans = "
-                   "hidden channels, --pools = GRU layers); see `recon --list-methods`")
+                   "hidden channels, --pools = GRU layers), jointicnet (joint sensitivity and "
+                   "image refinement, ATB); see `recon --list-methods`")
         ->default_val("varnet")
         ->check(CLI::IsMember(kinds));
     app.add_flag("--dry-run", o.dry_run,
@@ -76,13 +77,13 @@ struct TrainCmd final : rb::cli::Command {
     app.add_option("--loss", o.loss, "l1 or ssim (default: l1 for unet as fastMRI, ssim "
                                      "for the others)")
         ->check(CLI::IsMember({"l1", "ssim"}));
-    app.add_option("--chans", o.chans, "U-Net channels (0: U-Net 32, VarNet cascades 18, dualnet 8; "
+    app.add_option("--chans", o.chans, "U-Net channels (0: U-Net 32, VarNet cascades 18, dualnet 8, jointicnet 16; "
                                        "recurrentvarnet: ConvGRU hidden channels, 16)")
         ->default_val(0);
     app.add_option("--pools", o.pools, "U-Net pooling levels")->default_val(4);
     app.add_option("--cascades", o.cascades,
                    "cascades / iterations of the k-space models (0: VarNet 12, dualnet 6, "
-                   "recurrentvarnet 8)")
+                   "recurrentvarnet 8, jointicnet 8)")
         ->default_val(0);
     app.add_option("--sens-chans", o.sens_chans, "VarNet sensitivity U-Net channels")
         ->default_val(8);
@@ -211,7 +212,7 @@ const rb::cli::Registrar reg(
      "Trains fastMRI's U-Net baseline (L1 on normalised zero-filled images, RMSprop), the "
      "End-to-End VarNet (SSIM loss, Adam) or the GRAPPA-initialised unet-grappa / "
      "varnet-grappa (SSIM loss) or a 2020 finalist's design (dualnet, dualnet-grappa, "
-     "recurrentvarnet: SSIM loss, the VarNet's input format) with batch 1, drawing a fresh undersampling mask per step "
+     "recurrentvarnet, jointicnet: SSIM loss, the VarNet's input format) with batch 1, drawing a fresh undersampling mask per step "
      "(fastMRI's training policy) and validating each epoch with per-file seeded masks "
      "(SSIM as evaluate.py, beside zero-filled and GRAPPA). Data: fully sampled files, or "
      "--data sim:PROFILE[:SEED], the simulator as an unlimited source of fresh subjects "

@@ -41,6 +41,10 @@ std::span<const LearnedMethodInfo> learned_methods() {
        "Recurrent VarNet (Yiasemis 2022, ResoNNance's line): k-space updates whose regulariser "
        "is a ConvGRU carrying a hidden state across steps (--weights FILE from `train --model "
        "recurrentvarnet`)"},
+      {"jointicnet",
+       "Joint-ICNet (Jun 2021, ATB): unrolled joint refinement of the coil sensitivities and "
+       "the image with shared image- and k-space U-Nets (--weights FILE from `train --model "
+       "jointicnet`)"},
   };
   return kMethods;
 }

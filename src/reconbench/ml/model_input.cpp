@@ -88,6 +88,7 @@ ModelInput make_model_input(const ModelSpec& spec, const SliceInput& in, bool no
     case ModelKind::VarNet:
     case ModelKind::DualNet:
     case ModelKind::RecurrentVarNet:
+    case ModelKind::JointICNet:
       x.kspace = kspace_to_tensor(k);
       x.mask = mask_to_tensor(in.mask);
       break;
@@ -104,7 +105,8 @@ torch::Tensor model_forward(Model& model, const ModelInput& x) {
     case ModelKind::VarNetGrappa:
     case ModelKind::DualNet:
     case ModelKind::DualNetGrappa:
-    case ModelKind::RecurrentVarNet: {
+    case ModelKind::RecurrentVarNet:
+    case ModelKind::JointICNet: {
       auto out = model.knet->forward(x.kspace, x.mask, x.num_low_frequencies, x.init);
       return center_crop(out, h, w).reshape({h, w});
     }

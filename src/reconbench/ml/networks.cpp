@@ -3,6 +3,7 @@
 
 #include "reconbench/core/error.hpp"
 #include "reconbench/ml/dualnet.hpp"
+#include "reconbench/ml/jointicnet.hpp"
 #include "reconbench/ml/rvarnet.hpp"
 
 namespace rb::ml {
@@ -26,6 +27,14 @@ std::shared_ptr<KspaceNetImpl> make_finalist_net(const ModelSpec& s) {
                                                        .sens_chans(s.sens_chans)
                                                        .sens_pools(s.sens_pools)
                                                        .mask_center(s.mask_center));
+    case ModelKind::JointICNet:
+      return std::make_shared<JointICNetImpl>(JointICNetOptions()
+                                                  .num_iter(s.num_cascades)
+                                                  .chans(s.chans)
+                                                  .pools(s.pools)
+                                                  .sens_chans(s.sens_chans)
+                                                  .sens_pools(s.sens_pools)
+                                                  .mask_center(s.mask_center));
     case ModelKind::Unet:
     case ModelKind::UnetGrappa:
     case ModelKind::VarNet:

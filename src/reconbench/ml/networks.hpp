@@ -3,6 +3,7 @@
 // in its own file:
 //   dualnet, dualnet-grappa   dual-domain cascades, AIRS Medical style (dualnet.hpp)
 //   recurrentvarnet           recurrent VarNet with ConvGRU hidden state (rvarnet.hpp)
+//   jointicnet                joint sensitivity/image refinement, ATB (jointicnet.hpp)
 // The spec's generic sizes map to each: num_cascades = iterations, chans/pools = the
 // regulariser U-Nets (recurrentvarnet: ConvGRU hidden channels / GRU layers),
 // sens_chans/sens_pools = the sensitivity U-Net, mask_center.

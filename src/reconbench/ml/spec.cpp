@@ -8,7 +8,7 @@ namespace rb::ml {
 const std::vector<std::string>& model_kind_names() {
   static const std::vector<std::string> names{"unet",          "varnet",  "unet-grappa",
                                               "varnet-grappa", "dualnet", "dualnet-grappa",
-                                              "recurrentvarnet"};
+                                              "recurrentvarnet", "jointicnet"};
   return names;
 }
 
@@ -43,6 +43,8 @@ ModelSpec ModelSpec::defaults(ModelKind kind) {
     s.chans = 8, s.num_cascades = 6;  // DualNetOptions' CPU size (dualnet.hpp)
   if (kind == ModelKind::RecurrentVarNet)  // RecurrentVarNetOptions (rvarnet.hpp)
     s.chans = 16, s.num_cascades = 8, s.pools = 4;
+  if (kind == ModelKind::JointICNet)  // JointICNetOptions (jointicnet.hpp)
+    s.chans = 16, s.num_cascades = 8;
   return s;
 }
 

@@ -22,9 +22,10 @@ namespace rb::ml {
 // the GRAPPA image; the VarNet's cascades start from the GRAPPA-filled k-space.
 // The 2020 finalists' designs (ml/networks.hpp): dualnet / dualnet-grappa, the dual-domain
 // cascades in the style of the winner (AIRS Medical; ml/dualnet.hpp); recurrentvarnet, the
-// recurrent unrolling with a ConvGRU hidden state (ResoNNance's line; ml/rvarnet.hpp).
+// recurrent unrolling with a ConvGRU hidden state (ResoNNance's line; ml/rvarnet.hpp);
+// jointicnet, joint sensitivity and image refinement (ATB; ml/jointicnet.hpp).
 enum class ModelKind {
-  Unet, VarNet, UnetGrappa, VarNetGrappa, DualNet, DualNetGrappa, RecurrentVarNet
+  Unet, VarNet, UnetGrappa, VarNetGrappa, DualNet, DualNetGrappa, RecurrentVarNet, JointICNet
 };
 // model_kind_names(), UserError else
 ModelKind parse_model_kind(const std::string& name);

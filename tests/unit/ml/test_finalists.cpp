@@ -21,7 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 
 const ModelKind kFinalists[] = {ModelKind::DualNet, ModelKind::DualNetGrappa,
-                                ModelKind::RecurrentVarNet};
+                                ModelKind::RecurrentVarNet, ModelKind::JointICNet};
 
 // The smallest instance of each kind: 2 iterations, U-Nets with 2 channels and 1 level.
 ModelSpec tiny_spec(ModelKind kind) {
