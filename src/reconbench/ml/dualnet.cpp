@@ -35,11 +35,7 @@ DualNetImpl::DualNetImpl(DualNetOptions opts) : options(opts) {
 
 torch::Tensor DualNetImpl::forward(const torch::Tensor& masked_kspace, const torch::Tensor& mask,
                                    int64_t num_low_frequencies, const torch::Tensor& init) {
-  RB_ASSERT(masked_kspace.dim() == 5 && masked_kspace.size(-1) == 2,
-            "DualNet wants k-space [B C H W 2]");
-  RB_ASSERT(mask.dim() == 5 && mask.scalar_type() == torch::kBool, "DualNet wants a bool mask");
-  RB_ASSERT(!init.defined() || init.sizes() == masked_kspace.sizes(),
-            "DualNet: init k-space must have the shape of the masked k-space");
+  check_kspace_net_input("DualNet", masked_kspace, mask, init);
   auto sens = sens_net->forward(masked_kspace, mask, num_low_frequencies);
   torch::Tensor k = init.defined() ? init : masked_kspace.clone();
   for (size_t i = 0; i < cascades->size(); ++i)

@@ -23,10 +23,8 @@ JointICNetImpl::JointICNetImpl(JointICNetOptions o) : options(o) {
 }
 
 torch::Tensor JointICNetImpl::forward(const torch::Tensor& masked_kspace, const torch::Tensor& mask,
-                                      int64_t num_low_frequencies, const torch::Tensor&) {
-  RB_ASSERT(masked_kspace.dim() == 5 && masked_kspace.size(-1) == 2,
-            "Joint-ICNet wants k-space [B C H W 2]");
-  RB_ASSERT(mask.dim() == 5 && mask.scalar_type() == torch::kBool, "Joint-ICNet wants a bool mask");
+                                      int64_t num_low_frequencies, const torch::Tensor& init) {
+  check_kspace_net_input("Joint-ICNet", masked_kspace, mask, init);
   const auto s_ref = sens_net->forward(masked_kspace, mask, num_low_frequencies);
   auto s = s_ref;
   auto x = sens_reduce(masked_kspace, s);  // [B 1 H W 2]

@@ -261,6 +261,15 @@ torch::Tensor VarNetBlockImpl::forward(const torch::Tensor& current, const torch
   return current - soft_dc - model_term;
 }
 
+void check_kspace_net_input(const char* net, const torch::Tensor& masked_kspace,
+                            const torch::Tensor& mask, const torch::Tensor& init) {
+  RB_ASSERT(masked_kspace.dim() == 5 && masked_kspace.size(-1) == 2, net,
+            " wants k-space [B C H W 2]");
+  RB_ASSERT(mask.dim() == 5 && mask.scalar_type() == torch::kBool, net, " wants a bool mask");
+  RB_ASSERT(!init.defined() || init.sizes() == masked_kspace.sizes(), net,
+            ": init k-space must have the shape of the masked k-space");
+}
+
 VarNetImpl::VarNetImpl(VarNetOptions opts) : options(opts) {
   RB_CHECK(opts.num_cascades() >= 1 && opts.chans() >= 1 && opts.pools() >= 1 &&
                opts.sens_chans() >= 1 && opts.sens_pools() >= 1,
@@ -274,12 +283,8 @@ VarNetImpl::VarNetImpl(VarNetOptions opts) : options(opts) {
 
 torch::Tensor VarNetImpl::forward(const torch::Tensor& masked_kspace, const torch::Tensor& mask,
                                   int64_t num_low_frequencies, const torch::Tensor& init) {
-  RB_ASSERT(masked_kspace.dim() == 5 && masked_kspace.size(-1) == 2,
-            "VarNet wants k-space [B C H W 2]");
-  RB_ASSERT(mask.dim() == 5 && mask.scalar_type() == torch::kBool, "VarNet wants a bool mask");
+  check_kspace_net_input("VarNet", masked_kspace, mask, init);
   auto sens = sens_net->forward(masked_kspace, mask, num_low_frequencies);
-  RB_ASSERT(!init.defined() || init.sizes() == masked_kspace.sizes(),
-            "VarNet: init k-space must have the shape of the masked k-space");
   torch::Tensor k = init.defined() ? init : masked_kspace.clone();
   for (size_t i = 0; i < cascades->size(); ++i)
     k = cascades->ptr<VarNetBlockImpl>(i)->forward(k, masked_kspace, mask, sens);

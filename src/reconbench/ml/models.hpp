@@ -144,6 +144,10 @@ struct KspaceNetImpl : torch::nn::Module {
                                 const torch::Tensor& init = {}) = 0;
 };
 
+// The KspaceNetImpl::forward arguments' shapes (RB_ASSERT naming `net`).
+void check_kspace_net_input(const char* net, const torch::Tensor& masked_kspace,
+                            const torch::Tensor& mask, const torch::Tensor& init);
+
 // One cascade: k' = k - dc_weight * where(mask, k - k0, 0) - E(NormUnet(R(k))) with
 // R(k) = sum_c conj(S_c) ifft2c(k_c) and E(x)_c = fft2c(S_c x). dc_weight starts at 1.
 struct VarNetBlockImpl : torch::nn::Module {

@@ -100,12 +100,7 @@ RecurrentVarNetImpl::RecurrentVarNetImpl(RecurrentVarNetOptions o) : options(o) 
 torch::Tensor RecurrentVarNetImpl::forward(const torch::Tensor& masked_kspace,
                                            const torch::Tensor& mask, int64_t num_low_frequencies,
                                            const torch::Tensor& init) {
-  RB_ASSERT(masked_kspace.dim() == 5 && masked_kspace.size(-1) == 2,
-            "RecurrentVarNet wants k-space [B C H W 2]");
-  RB_ASSERT(mask.dim() == 5 && mask.scalar_type() == torch::kBool,
-            "RecurrentVarNet wants a bool mask");
-  RB_ASSERT(!init.defined() || init.sizes() == masked_kspace.sizes(),
-            "RecurrentVarNet: init k-space must have the shape of the masked k-space");
+  check_kspace_net_input("RecurrentVarNet", masked_kspace, mask, init);
   auto sens = sens_net->forward(masked_kspace, mask, num_low_frequencies);
   torch::Tensor k = init.defined() ? init : masked_kspace.clone(), state;
   for (size_t t = 0; t < steps->size(); ++t)
