@@ -43,7 +43,8 @@ struct ReconCmd final : rb::cli::Command {
     app.add_option("inputs", inputs, "test/challenge-style fastMRI .h5 files or directories");
     app.add_option("--method,-m", method,
                    "reconstruction method (see --list-methods): zero-filled, grappa, sense, "
-                   "cs-wavelet, cs-tv, and the learned unet, varnet, unet-grappa, varnet-grappa")
+                   "cs-wavelet, cs-tv, and the learned unet, varnet, unet-grappa, varnet-grappa, "
+                   "dualnet, dualnet-grappa, recurrentvarnet, jointicnet")
         ->default_val("zero-filled");
     app.add_option("--out,-o", out_dir, "output directory (created; same file names as the inputs)");
     app.add_option("--weights", weights, "model weights for learned methods");
@@ -105,7 +106,8 @@ const rb::cli::Registrar reg(
      "FLAIR-203 rule, plus the `acquisition` attribute. Methods: zero-filled (RSS), grappa "
      "(one kernel per sampling geometry), sense (ESPIRiT + CG), cs-wavelet (FISTA "
      "L1-Daubechies-2), cs-tv (ADMM TV), and learned unet, varnet, unet-grappa, "
-     "varnet-grappa (shipped weights or --weights); method parameters via --param "
+     "varnet-grappa (shipped weights or --weights) and the 2020 finalists' designs dualnet, "
+     "dualnet-grappa, recurrentvarnet, jointicnet (--weights from `train`); method parameters via --param "
      "key=value (--list-methods). Slices run in parallel. Under "
      "`mpirun -n N` the files are sharded across ranks (file i -> rank i mod N, from "
      "OMPI_COMM_WORLD_RANK/SIZE or PMI_RANK/SIZE); no other change is needed.",
