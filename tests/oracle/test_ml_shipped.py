@@ -1,5 +1,6 @@
-"""Shipped weights (models/unet_small.pt, models/varnet_small.pt, models/unet-grappa_small.pt)
-beat zero-filled SSIM (and the GRAPPA-initialised U-Net beats GRAPPA, issue 18) on
+"""Shipped weights (models/unet_small.pt, models/varnet_small.pt, models/unet-grappa_small.pt,
+models/varnet-grappa_small.pt) beat zero-filled SSIM (and the GRAPPA-initialised U-Net and
+VarNet beat GRAPPA, issue 18) on
 held-out simulated test files: a fresh `reconbench simulate --profile ci` with a seed the
 weights never saw, `reconbench recon` with each method, SSIM computed here with numpy exactly
 as fastMRI's evaluate.py (crop to (W_t, W_t), 7x7 box window, sample covariance, data range =
@@ -65,7 +66,7 @@ def main():
     results = {}
     for split in ("multicoil_test", "transfer_challenge"):
         gt = os.path.join(data, "ground_truth", split)
-        for method in ("zero-filled", "grappa", "unet", "varnet", "unet-grappa"):
+        for method in ("zero-filled", "grappa", "unet", "varnet", "unet-grappa", "varnet-grappa"):
             args = ["recon", "--method", method, os.path.join(data, split), "--out",
                     os.path.join(tmp, split, method)]
             if method not in ("zero-filled", "grappa"):
@@ -76,12 +77,14 @@ def main():
                   f"({results[(split, method)][1]} volumes)")
     for split in ("multicoil_test", "transfer_challenge"):
         zf = results[(split, "zero-filled")][0]
-        for method in ("unet", "varnet", "unet-grappa"):
+        for method in ("unet", "varnet", "unet-grappa", "varnet-grappa"):
             got = results[(split, method)][0]
             assert got > zf + 0.01, f"{split}: {method} SSIM {got:.4f} does not beat zero-filled {zf:.4f}"
-        grappa, ug = results[(split, "grappa")][0], results[(split, "unet-grappa")][0]
-        assert ug > grappa + 0.01, f"{split}: unet-grappa SSIM {ug:.4f} does not beat GRAPPA {grappa:.4f} by 0.01"
-    print("shipped weights beat zero-filled; unet-grappa beats GRAPPA")
+        grappa = results[(split, "grappa")][0]
+        for method in ("unet-grappa", "varnet-grappa"):
+            got = results[(split, method)][0]
+            assert got > grappa + 0.01, f"{split}: {method} SSIM {got:.4f} does not beat GRAPPA {grappa:.4f} by 0.01"
+    print("shipped weights beat zero-filled; unet-grappa and varnet-grappa beat GRAPPA")
 
 
 if __name__ == "__main__":
