@@ -130,8 +130,9 @@ class ReconAgainstCli(unittest.TestCase):
     def test_methods_list_the_cli_parameters(self):
         listing = run("recon", "--list-methods").stdout
         methods = rb.methods()
-        self.assertEqual(sorted(methods), ["cs-tv", "cs-wavelet", "grappa", "sense", "unet",
-                                           "unet-grappa", "varnet", "varnet-grappa",
+        self.assertEqual(sorted(methods), ["cs-tv", "cs-wavelet", "dualnet", "dualnet-grappa",
+                                           "grappa", "jointicnet", "recurrentvarnet", "sense",
+                                           "unet", "unet-grappa", "varnet", "varnet-grappa",
                                            "zero-filled"])
         self.assertIn("iter", [p["key"] for p in methods["sense"]["params"]])
         for name, m in methods.items():
