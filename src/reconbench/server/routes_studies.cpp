@@ -150,8 +150,10 @@ void study_routes(httplib::Server& S, const Ctx& c) {
           for (size_t i = 0; i < st["candidates"].size(); ++i) letters.push_back(challenge::letter(static_cast<int64_t>(i)));
           auto saved = store->reader_response(sid, a->user.id, cs_index);
           json slices;  // the case volume's slice count (the viewer scrolls through them)
-          for (const auto& f : challenge::track_files(svc->manifest(), st["phase"], challenge::find_track(st["track"])))
-            if (f.name == cs["volume"] && f.slices > 0) slices = f.slices;
+          const std::string volume = cs.value("volume", std::string());
+          for (const auto& f : challenge::track_files(svc->manifest(), st["phase"],
+                                                      challenge::find_track(st["track"])))
+            if (f.name == volume && f.slices > 0) slices = f.slices;
           send_json(res, {{"study", sid}, {"k", k}, {"cases", st["cases"].size()}, {"track", st["track"]},
                           {"slice", cs["slice"]}, {"slices", slices}, {"letters", letters},
                           {"saved", saved.is_null() ? json() : saved["response"]},
