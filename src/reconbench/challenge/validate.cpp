@@ -194,9 +194,17 @@ ValidationReport validate_submission(const std::map<std::string, fs::path>& file
 }
 
 nlohmann::json to_json(const ValidationReport& r) {
-  auto issues = [](const std::vector<ValidationIssue>& v) {
+  // Names and reasons can carry bytes of the submitted file (HDF5 object names, attribute
+  // text) that are not UTF-8; nlohmann's replace handler maps each invalid byte to U+FFFD so
+  // the report always serialises (dump() would throw type_error 316 otherwise).
+  auto text = [](const std::string& s) {
+    using J = nlohmann::json;
+    return J::parse(J(s).dump(-1, ' ', false, J::error_handler_t::replace)).get<std::string>();
+  };
+  auto issues = [&](const std::vector<ValidationIssue>& v) {
     nlohmann::json a = nlohmann::json::array();
-    for (const auto& i : v) a.push_back({{"file", i.file}, {"kind", i.kind}, {"reason", i.reason}});
+    for (const auto& i : v)
+      a.push_back({{"file", text(i.file)}, {"kind", i.kind}, {"reason", text(i.reason)}});
     return a;
   };
   return {{"ok", r.ok()},         {"track", r.track},

@@ -90,6 +90,20 @@ class ValidatorTest : public ::testing::Test {
   ch::Manifest manifest;
 };
 
+// fuzz_validate found a submission whose report carried a non-UTF-8 byte from the file:
+// to_json(report).dump() threw, which the sandboxed child turns into "unreadable" and an
+// in-process `validate --no-sandbox` into a crash. The report now always serialises.
+TEST(ValidatorReport, NonUtf8BytesFromTheFileSerialiseAsReplacementCharacters) {
+  ch::ValidationReport r;
+  r.track = "multicoil_8x";
+  r.phase = "test";
+  r.errors.push_back({"sub\x90.h5", "invalid", "dataset '\xff\xfe' is not float32"});
+  std::string text;
+  ASSERT_NO_THROW(text = ch::to_json(r).dump());
+  EXPECT_NE(text.find("\xef\xbf\xbd"), std::string::npos) << text;  // U+FFFD
+  EXPECT_EQ(nlohmann::json::parse(text)["errors"][0]["kind"], "invalid");
+}
+
 TEST_F(ValidatorTest, AcceptsAValidSubmission) {
   auto r = run();
   EXPECT_TRUE(r.ok()) << ch::to_text(r);
