@@ -27,7 +27,8 @@ done
 # evaluate.py numbers as --json and no masked column; with it, the masked column.
 RECONBENCH_PROGRESS=0 "$RB" eval --target "$GT" --predictions "$TMP/sense" > "$TMP/plain.txt"
 RECONBENCH_PROGRESS=0 "$RB" eval --target "$GT" --predictions "$TMP/sense" --masked > "$TMP/masked.txt"
-! grep -q SSIM_masked "$TMP/plain.txt"
+# (`! cmd` would not stop a set -e script: spelled out so that a masked column fails the test)
+if grep -q SSIM_masked "$TMP/plain.txt"; then echo "FAIL: eval without --masked printed the masked column"; exit 1; fi
 grep -q SSIM_masked "$TMP/masked.txt"
 /usr/bin/python3 - "$TMP" <<'PY'
 import json, sys

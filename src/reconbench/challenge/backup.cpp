@@ -65,7 +65,7 @@ nlohmann::json to_json(const CopyCount& n) {
 std::string sqlite_path(const std::string& url) {
   RB_CHECK(!is_postgres_url(url), "a PostgreSQL database is backed up with pg_dump and restored with "
            "pg_restore; then use --blobs-only for the blob store (docs/operations.md)");
-  return url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
+  return sqlite_file(url);
 }
 
 }  // namespace

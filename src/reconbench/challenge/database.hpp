@@ -48,6 +48,8 @@ std::unique_ptr<Database> open_database(const std::string& url);
 std::unique_ptr<Database> open_postgres_database(const std::string& url);  // database_pg.cpp
 
 bool is_postgres_url(const std::string& url);
+// The SQLite file of a non-PostgreSQL URL: "sqlite:PATH" or a plain PATH -> PATH.
+std::string sqlite_file(const std::string& url);
 // The URL for messages and logs: a PostgreSQL password (user:PASSWORD@ or ?password=) -> ***.
 std::string redact_db_url(const std::string& url);
 // '?' placeholders outside quotes and -- comments -> $1, $2, ...; *count = how many.

@@ -132,9 +132,13 @@ class SqliteDatabase final : public Database {
 
 }  // namespace
 
+std::string sqlite_file(const std::string& url) {
+  return url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
+}
+
 std::unique_ptr<Database> open_database(const std::string& url) {
   if (is_postgres_url(url)) return open_postgres_database(url);
-  std::string path = url.rfind("sqlite:", 0) == 0 ? url.substr(7) : url;
+  const std::string path = sqlite_file(url);
   RB_CHECK(!path.empty(), "--db: empty database path");
   return std::make_unique<SqliteDatabase>(path);
 }

@@ -27,8 +27,7 @@ std::string default_db_url(const fs::path& data) {
 fs::path default_blob_dir(const std::string& db_url) {
   RB_CHECK(!is_postgres_url(db_url), "--blobs DIR is required with a PostgreSQL database (a "
            "directory that the server and every worker can read)");
-  std::string path = db_url.rfind("sqlite:", 0) == 0 ? db_url.substr(7) : db_url;
-  return fs::path(path).parent_path() / "blobs";
+  return fs::path(sqlite_file(db_url)).parent_path() / "blobs";
 }
 
 Service::Service(const ServiceOptions& opts, Store::Clock clock)

@@ -13,6 +13,12 @@ const std::vector<PhaseDef>& all_phases() {
   return phases;
 }
 
+bool is_phase(const std::string& name) {
+  for (const auto& p : all_phases())
+    if (p.name == name) return true;
+  return false;
+}
+
 std::string phase_split(const std::string& phase, const Track& track) {
   if (phase == "test") return track.transfer ? "" : "multicoil_test";
   if (phase == "challenge") return track.transfer ? "transfer_challenge" : "multicoil_challenge";

@@ -32,6 +32,7 @@ struct PhaseDef {
   bool scores_hidden = false;  // aggregate scores hidden from participants until close
 };
 const std::vector<PhaseDef>& all_phases();
+bool is_phase(const std::string& name);  // one of all_phases()
 // The split whose files form track `track` in phase `phase` ("" when the phase has none).
 std::string phase_split(const std::string& phase, const Track& track);
 

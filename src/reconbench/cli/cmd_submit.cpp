@@ -293,9 +293,7 @@ struct SubmitCmd final : rb::cli::Command {
 
   int run() override {
     RB_CHECK(!token.empty(), "--token (or $RECONBENCH_TOKEN) is required");
-    bool known_phase = false;
-    for (const auto& p : rb::challenge::all_phases()) known_phase = known_phase || p.name == phase;
-    RB_CHECK(known_phase, "--phase ", phase, ": unknown phase (test or challenge)");
+    RB_CHECK(rb::challenge::is_phase(phase), "--phase ", phase, ": unknown phase (test or challenge)");
     httplib::Client cli(server);
     cli.set_bearer_token_auth(token);
     cli.set_connection_timeout(10);

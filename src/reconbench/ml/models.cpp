@@ -283,12 +283,8 @@ VarNetImpl::VarNetImpl(VarNetOptions opts) : options(opts) {
 
 torch::Tensor VarNetImpl::forward(const torch::Tensor& masked_kspace, const torch::Tensor& mask,
                                   int64_t num_low_frequencies, const torch::Tensor& init) {
-  check_kspace_net_input("VarNet", masked_kspace, mask, init);
-  auto sens = sens_net->forward(masked_kspace, mask, num_low_frequencies);
-  torch::Tensor k = init.defined() ? init : masked_kspace.clone();
-  for (size_t i = 0; i < cascades->size(); ++i)
-    k = cascades->ptr<VarNetBlockImpl>(i)->forward(k, masked_kspace, mask, sens);
-  return rss(complex_abs(ifft2c(k)), 1);
+  return unrolled_kspace_rss<VarNetBlockImpl>("VarNet", sens_net, cascades, masked_kspace, mask,
+                                              num_low_frequencies, init);
 }
 
 // ---------------------------------------------------------------------------------------

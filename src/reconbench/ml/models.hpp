@@ -170,6 +170,23 @@ struct VarNetOptions {
   TORCH_ARG(bool, mask_center) = true;    // sensitivities from the centre lines only
 };
 
+// The unrolled loop of the VarNet and the dual-domain network: sensitivities from the
+// masked k-space, k from init (undefined: the masked k-space), k = block_i(k, masked k-space,
+// mask, sensitivities) for each BlockImpl in `cascades`, then the RSS image [B H W]. `net`
+// names the network in input-shape errors.
+template <class BlockImpl>
+torch::Tensor unrolled_kspace_rss(const char* net, SensitivityModel& sens_net,
+                                  torch::nn::ModuleList& cascades,
+                                  const torch::Tensor& masked_kspace, const torch::Tensor& mask,
+                                  int64_t num_low_frequencies, const torch::Tensor& init) {
+  check_kspace_net_input(net, masked_kspace, mask, init);
+  const torch::Tensor sens = sens_net->forward(masked_kspace, mask, num_low_frequencies);
+  torch::Tensor k = init.defined() ? init : masked_kspace.clone();
+  for (size_t i = 0; i < cascades->size(); ++i)
+    k = cascades->ptr<BlockImpl>(i)->forward(k, masked_kspace, mask, sens);
+  return rss(complex_abs(ifft2c(k)), 1);
+}
+
 struct VarNetImpl : KspaceNetImpl {
   explicit VarNetImpl(VarNetOptions options = {});
   // masked_kspace [B C H W 2], mask [B 1 1 W 1] bool, nlf <= 0: derive from the mask.

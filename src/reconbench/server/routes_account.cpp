@@ -55,7 +55,7 @@ void public_routes(httplib::Server& S, const Ctx& c) {
   // participants are given.
   S.Get("/api/challenge/files", wrap(Need::none, [=](RB_HANDLER_ARGS) {
           const std::string phase = req.get_param_value("phase");
-          if (phase != "test" && phase != "challenge") fail(400, "unknown phase '" + phase + "' (test, challenge)");
+          if (!challenge::is_phase(phase)) fail(400, "unknown phase '" + phase + "' (test, challenge)");
           json tracks = json::object();
           for (const auto& t : challenge::all_tracks()) {
             json names = json::array();

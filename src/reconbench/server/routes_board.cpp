@@ -93,7 +93,7 @@ void board_routes(httplib::Server& S, const Ctx& c) {
   S.Get(R"(/api/leaderboard/([a-z]+)/([a-z0-9_]+))", wrap(Need::none, [=](RB_HANDLER_ARGS) {
           const std::string phase = req.matches[1].str(), track = req.matches[2].str();
           if (!valid_track(track)) fail(404, "unknown track '" + track + "'");
-          if (phase != "test" && phase != "challenge") fail(404, "unknown phase '" + phase + "'");
+          if (!challenge::is_phase(phase)) fail(404, "unknown phase '" + phase + "'");
           if (!c.scores_visible(phase, a)) {
             send_json(res, {{"phase", phase}, {"track", track}, {"hidden", true},
                             {"reason", "scores of the challenge phase are hidden until the organisers publish the "

@@ -46,7 +46,7 @@ int64_t check_may_submit(const Ctx& c, const Auth& a, const std::string& phase, 
 // Who may submit what, now (everything but the files' presence in the blob store).
 void check_submission(const Ctx& c, const Auth& a, SubmissionRequest& r) {
   if (!valid_track(r.track)) fail(400, "unknown track '" + r.track + "' (multicoil_4x, multicoil_8x, transfer_4x)");
-  if (r.phase != "test" && r.phase != "challenge") fail(400, "unknown phase '" + r.phase + "' (test, challenge)");
+  if (!challenge::is_phase(r.phase)) fail(400, "unknown phase '" + r.phase + "' (test, challenge)");
   if (r.files.empty()) fail(400, "a submission needs files");
   if (r.files.size() > 5000) fail(413, "too many files");
   if (!r.baseline.empty()) {
@@ -264,7 +264,7 @@ void submission_routes(httplib::Server& S, const Ctx& c) {
   S.Get("/api/submissions/check", wrap(Need::user, [=](RB_HANDLER_ARGS) {
           const std::string phase = req.get_param_value("phase"), track = req.get_param_value("track");
           if (!valid_track(track)) fail(400, "unknown track '" + track + "' (multicoil_4x, multicoil_8x, transfer_4x)");
-          if (phase != "test" && phase != "challenge") fail(400, "unknown phase '" + phase + "' (test, challenge)");
+          if (!challenge::is_phase(phase)) fail(400, "unknown phase '" + phase + "' (test, challenge)");
           check_may_submit(c, *a, phase, track);  // organisers submit baselines only, not here
           send_json(res, {{"phase", phase}, {"track", track}, {"ok", true}});
         }));

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "reconbench/ml/models.hpp"
+#include "reconbench/ml/spec.hpp"
 
 namespace rb::ml::synth {
 
@@ -37,6 +38,16 @@ inline torch::Tensor equispaced_mask(int64_t w, int64_t accel, int64_t nlf) {
   const int64_t pad = (w - nlf + 1) / 2;
   m.narrow(0, pad, nlf).fill_(true);
   return m.view({1, 1, 1, w, 1});
+}
+
+// A kind's default spec with `cascades` iterations and U-Nets (cascade and sensitivity) of
+// `chans` channels and `pools` levels: the small instances the tests run.
+inline ModelSpec reduced_spec(ModelKind kind, int64_t cascades, int64_t chans, int64_t pools) {
+  ModelSpec s = ModelSpec::defaults(kind);
+  s.num_cascades = cascades;
+  s.chans = s.sens_chans = chans;
+  s.pools = s.sens_pools = pools;
+  return s;
 }
 
 }  // namespace rb::ml::synth

@@ -24,15 +24,7 @@ const ModelKind kFinalists[] = {ModelKind::DualNet, ModelKind::DualNetGrappa,
                                 ModelKind::RecurrentVarNet, ModelKind::JointICNet};
 
 // The smallest instance of each kind: 2 iterations, U-Nets with 2 channels and 1 level.
-ModelSpec tiny_spec(ModelKind kind) {
-  ModelSpec s = ModelSpec::defaults(kind);
-  s.num_cascades = 2;
-  s.chans = 2;
-  s.pools = 1;
-  s.sens_chans = 2;
-  s.sens_pools = 1;
-  return s;
-}
+ModelSpec tiny_spec(ModelKind kind) { return synth::reduced_spec(kind, 2, 2, 1); }
 
 std::shared_ptr<KspaceNetImpl> tiny_net(ModelKind kind, uint64_t seed) {
   torch::manual_seed(seed);

@@ -9,6 +9,7 @@
 #include "reconbench/ml/infer.hpp"
 #include "reconbench/ml/model_input.hpp"
 #include "reconbench/recon/grappa.hpp"
+#include "synthetic_slice.hpp"
 
 using namespace rb;
 using namespace rb::ml;
@@ -62,12 +63,7 @@ SliceInput input_of(const Case& c) {
 }
 
 ModelSpec small_spec(ModelKind kind) {
-  ModelSpec s = ModelSpec::defaults(kind);
-  s.chans = 4;
-  s.pools = 2;
-  s.num_cascades = 2;
-  s.sens_chans = 4;
-  s.sens_pools = 2;
+  ModelSpec s = synth::reduced_spec(kind, 2, 4, 2);
   s.input = {1, 0, true};
   return s;
 }
